@@ -1,0 +1,272 @@
+#include "daemon/config.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "daemon/duration.h"
+#include "daemon/toml_config_reader.h"
+#include "state/migrations.h"
+#include "state/state_database.h"
+
+namespace crmsync::daemon {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string join(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) {
+    if (!text.empty()) text += '\n';
+    text += line;
+  }
+  return text;
+}
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof buffer - 1) != 0 || buffer[0] == '\0') return "crmsync";
+  return buffer;
+}
+
+// Splits "host:port" (IPv6 as "[::1]:port"). Nothing when malformed.
+std::optional<std::pair<std::string, std::uint16_t>> split_host_port(std::string_view text) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3) return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return std::nullopt;  // a bare IPv6 address needs brackets
+  }
+  unsigned port = 0;
+  for (char c : text.substr(colon + 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    port = port * 10 + static_cast<unsigned>(c - '0');
+    if (port > 65535) return std::nullopt;
+  }
+  return std::make_pair(host, static_cast<std::uint16_t>(port));
+}
+
+struct DurationRange {
+  milliseconds min;
+  milliseconds max;
+};
+
+void read_duration(TomlConfigReader& reader, std::string_view key, DurationRange range,
+                   milliseconds& target) {
+  auto text = reader.get_string(key, Requirement::optional);
+  if (!text) return;
+  auto value = parse_duration(*text);
+  if (!value) {
+    reader.add_problem(key, fmt::format("expected a duration such as \"500ms\", \"30s\", \"5m\" or "
+                                        "\"1h\", got \"{}\"",
+                                        *text));
+    return;
+  }
+  if (*value < range.min || *value > range.max) {
+    reader.add_problem(key, fmt::format("{} is out of range; allowed {} to {}", *text,
+                                        format_duration(range.min), format_duration(range.max)));
+    return;
+  }
+  target = *value;
+}
+
+void read_daemon(TomlConfigReader& reader, DaemonSection& daemon) {
+  daemon.instance_id = reader.get_string("daemon.instance_id", Requirement::optional)
+                           .value_or(host_name());
+  if (daemon.instance_id.empty() || daemon.instance_id.size() > 128) {
+    reader.add_problem("daemon.instance_id", "must be 1 to 128 characters");
+  }
+  read_duration(reader, "daemon.shutdown_grace", {milliseconds(100), std::chrono::minutes(10)},
+                daemon.shutdown_grace);
+  read_duration(reader, "daemon.health_check_interval",
+                {milliseconds(100), std::chrono::minutes(5)}, daemon.health_check_interval);
+  read_duration(reader, "daemon.dependency_timeout", {milliseconds(100), std::chrono::minutes(1)},
+                daemon.dependency_timeout);
+  read_duration(reader, "daemon.retry_initial_backoff",
+                {milliseconds(10), std::chrono::minutes(1)}, daemon.retry_initial_backoff);
+  read_duration(reader, "daemon.retry_max_backoff", {milliseconds(100), std::chrono::hours(1)},
+                daemon.retry_max_backoff);
+  if (daemon.retry_max_backoff < daemon.retry_initial_backoff) {
+    reader.add_problem("daemon.retry_max_backoff",
+                       "must not be shorter than daemon.retry_initial_backoff");
+  }
+}
+
+void read_log(TomlConfigReader& reader, LogSection& log) {
+  if (auto level = reader.get_string("log.level", Requirement::optional)) {
+    bool found = false;
+    for (LogLevel candidate : {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warn,
+                               LogLevel::error, LogLevel::critical, LogLevel::off}) {
+      if (to_string(candidate) == *level) {
+        log.level = candidate;
+        found = true;
+      }
+    }
+    if (!found) {
+      reader.add_problem("log.level", fmt::format("expected one of trace, debug, info, warn, error, "
+                                                  "critical, off; got \"{}\"",
+                                                  *level));
+    }
+  }
+  if (auto format = reader.get_string("log.format", Requirement::optional)) {
+    if (*format == "json") {
+      log.format = LogFormat::json;
+    } else if (*format == "text") {
+      log.format = LogFormat::text;
+    } else {
+      reader.add_problem("log.format", fmt::format("expected \"json\" or \"text\", got \"{}\"",
+                                                   *format));
+    }
+  }
+}
+
+void read_admin(TomlConfigReader& reader, AdminSection& admin) {
+  auto listen = reader.get_string("admin.listen", Requirement::optional);
+  if (!listen) return;
+  auto parts = split_host_port(*listen);
+  if (!parts) {
+    reader.add_problem("admin.listen", fmt::format("expected host:port such as \"127.0.0.1:9464\" "
+                                                   "or \"[::1]:9464\", got \"{}\"",
+                                                   *listen));
+    return;
+  }
+  admin.host = parts->first;
+  admin.port = parts->second;
+}
+
+void read_state(TomlConfigReader& reader, StateSection& state) {
+  if (auto url = reader.get_string("state.database_url", Requirement::required)) {
+    if (!url->starts_with("postgresql://") && !url->starts_with("postgres://")) {
+      reader.add_problem("state.database_url",
+                         "expected a postgresql:// URL such as "
+                         "\"postgresql://crmsync@db.example:5432/crmsync\"");
+    } else if (state::url_has_password(*url)) {
+      // Never echo the URL: it holds a password.
+      reader.add_problem("state.database_url",
+                         "must not contain a password; put the password in a file readable "
+                         "only by crmsync and set state.password_file");
+    } else {
+      state.database_url = *url;
+    }
+  }
+  if (auto path = reader.get_string("state.password_file", Requirement::optional)) {
+    if (path->empty() || path->front() != '/') {
+      reader.add_problem("state.password_file", fmt::format("expected an absolute path, got \"{}\"",
+                                                            *path));
+    } else {
+      state.password_file = *path;
+    }
+  }
+  if (auto schema = reader.get_string("state.schema", Requirement::optional)) {
+    if (!state::is_valid_schema_name(*schema)) {
+      reader.add_problem("state.schema",
+                         fmt::format("expected a lower-case identifier (a-z, 0-9, _; not starting "
+                                     "with a digit or pg_), got \"{}\"",
+                                     *schema));
+    } else {
+      state.schema = *schema;
+    }
+  }
+  read_duration(reader, "state.connect_timeout", {std::chrono::seconds(1), std::chrono::minutes(5)},
+                state.connect_timeout);
+}
+
+void read_kafka(TomlConfigReader& reader, KafkaSection& kafka) {
+  if (auto brokers = reader.get_string_list("kafka.brokers", Requirement::required)) {
+    if (brokers->empty()) reader.add_problem("kafka.brokers", "expected at least one host:port");
+    for (const auto& broker : *brokers) {
+      if (!split_host_port(broker) || split_host_port(broker)->second == 0) {
+        reader.add_problem("kafka.brokers",
+                           fmt::format("expected a list of host:port, got \"{}\"", broker));
+      }
+    }
+    kafka.brokers = *brokers;
+  }
+  auto read_name = [&](std::string_view key, std::string& target) {
+    auto value = reader.get_string(key, Requirement::optional);
+    if (!value) return;
+    bool ok = !value->empty() && value->size() <= 200;
+    for (char c : *value) {
+      bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '.' || c == '_' || c == '-';
+      ok = ok && allowed;
+    }
+    if (!ok) {
+      reader.add_problem(key, fmt::format("expected 1 to 200 of a-z A-Z 0-9 . _ -, got \"{}\"",
+                                          *value));
+      return;
+    }
+    target = *value;
+  };
+  read_name("kafka.client_id", kafka.client_id);
+  read_name("kafka.group_id", kafka.group_id);
+  read_name("kafka.topic_prefix", kafka.topic_prefix);
+  read_duration(reader, "kafka.request_timeout", {std::chrono::seconds(1), std::chrono::minutes(5)},
+                kafka.request_timeout);
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error(join(problems)), problems_(std::move(problems)) {}
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::trace: return "trace";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+    case LogLevel::critical: return "critical";
+    case LogLevel::off: return "off";
+  }
+  return "info";
+}
+
+std::string_view to_string(LogFormat format) {
+  return format == LogFormat::json ? "json" : "text";
+}
+
+Config parse_config(std::string_view toml_text, const std::string& display_name) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, display_name);
+  } catch (const toml::parse_error& error) {
+    throw ConfigError({fmt::format("config: syntax error: {} ({}:{}:{})", error.description(),
+                                   display_name, error.source().begin.line,
+                                   error.source().begin.column)});
+  }
+
+  Config config;
+  TomlConfigReader reader(root, display_name);
+  read_daemon(reader, config.daemon);
+  read_log(reader, config.log);
+  read_admin(reader, config.admin);
+  read_state(reader, config.state);
+  read_kafka(reader, config.kafka);
+  reader.report_unknown_keys();
+  if (!reader.problems().empty()) throw ConfigError(reader.problems());
+  return config;
+}
+
+Config load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw ConfigError({fmt::format("config: cannot read {}: {}; pass --config PATH or set "
+                                   "CRMSYNC_CONFIG",
+                                   file.string(), std::strerror(errno))});
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  Config config = parse_config(text.str(), file.string());
+  config.source_file = file;
+  return config;
+}
+
+}  // namespace crmsync::daemon

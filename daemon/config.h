@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace crmsync::daemon {
+
+enum class LogFormat { json, text };
+enum class LogLevel { trace, debug, info, warn, error, critical, off };
+
+// [daemon]
+struct DaemonSection {
+  std::string instance_id;  // defaults to the host name
+  std::chrono::milliseconds shutdown_grace{std::chrono::seconds(30)};
+  std::chrono::milliseconds health_check_interval{std::chrono::seconds(5)};
+  std::chrono::milliseconds dependency_timeout{std::chrono::seconds(5)};
+  std::chrono::milliseconds retry_initial_backoff{500};
+  std::chrono::milliseconds retry_max_backoff{std::chrono::seconds(30)};
+};
+
+// [log]
+struct LogSection {
+  LogLevel level = LogLevel::info;
+  LogFormat format = LogFormat::json;
+};
+
+// [admin]
+struct AdminSection {
+  std::string host{"127.0.0.1"};
+  std::uint16_t port = 9464;
+};
+
+// [state]
+struct StateSection {
+  std::string database_url;                          // required; no password in it
+  std::optional<std::filesystem::path> password_file;
+  std::string schema{"crmsync"};
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+};
+
+// [kafka]
+struct KafkaSection {
+  std::vector<std::string> brokers;  // required; host:port
+  std::string client_id{"crmsync"};
+  std::string group_id{"crmsync-apply"};
+  std::string topic_prefix{"crmsync"};
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
+};
+
+// The validated configuration of one crmsync process (docs/configuration.md documents each key).
+// Built only by load_config(): a Config that exists is valid.
+struct Config {
+  std::filesystem::path source_file;
+  DaemonSection daemon;
+  LogSection log;
+  AdminSection admin;
+  StateSection state;
+  KafkaSection kafka;
+};
+
+// Everything wrong with a configuration file, one line per problem, each naming the key and the
+// file position: `config: kafka.brokers: expected a list of host:port, got "x" (crmsync.toml:12)`.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<std::string> problems);
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+// Reads and validates a configuration file. Throws ConfigError listing every problem found
+// (syntax, unknown keys, wrong types, out-of-range values, missing required keys).
+Config load_config(const std::filesystem::path& file);
+
+// Same, from text (for tests and `crmsync config check -`); `display_name` appears in messages.
+Config parse_config(std::string_view toml_text, const std::string& display_name);
+
+std::string_view to_string(LogLevel level);
+std::string_view to_string(LogFormat format);
+
+}  // namespace crmsync::daemon

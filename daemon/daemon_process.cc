@@ -1,0 +1,179 @@
+#include "daemon/daemon_process.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "daemon/admin_routes.h"
+#include "daemon/admin_server.h"
+#include "daemon/dependency_checks.h"
+#include "daemon/dependency_supervisor.h"
+#include "daemon/logging.h"
+#include "daemon/metrics.h"
+#include "daemon/readiness.h"
+#include "daemon/settings_from_config.h"
+#include "daemon/signal_waiter.h"
+#include "daemon/systemd_notifier.h"
+
+namespace crmsync::daemon {
+
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Ends the process with exit code 1 if shutdown has not finished within the grace period: a
+// stuck drain must not keep a replica (or systemd's stop job) waiting forever. What was not
+// committed is re-delivered on the next start, so cutting the drain short loses nothing.
+class ShutdownDeadline {
+ public:
+  ShutdownDeadline(milliseconds grace, std::shared_ptr<spdlog::logger> logger)
+      : thread_([this, grace, logger] {
+          std::unique_lock lock(mutex_);
+          if (!done_cv_.wait_for(lock, grace, [this] { return done_; })) {
+            logger->error("shutdown exceeded daemon.shutdown_grace grace={}ms; exiting now; "
+                          "uncommitted work will be re-delivered",
+                          grace.count());
+            std::_Exit(1);
+          }
+        }) {}
+  ~ShutdownDeadline() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    done_cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+DaemonProcess::DaemonProcess(Config config, Logging& logging, SignalWaiter& signals)
+    : config_(std::move(config)), logging_(logging), signals_(signals) {}
+
+int DaemonProcess::run() {
+  auto log = logging_.logger("daemon");
+  log->info("crmsync starting version={} instance={} config={}", CRMSYNC_VERSION,
+            config_.daemon.instance_id, config_.source_file.string());
+
+  state::StateDatabaseSettings state_settings;
+  try {
+    state_settings = state_settings_from(config_, logging_.redactor());
+  } catch (const std::exception& error) {
+    log->critical("cannot start: {}", error.what());
+    return 2;
+  }
+
+  MetricsRegistry metrics;
+  metrics.series("crmsync_build_info", "Version of the running crmsync.", MetricType::gauge,
+                 {{"version", CRMSYNC_VERSION}})
+      .set(1);
+  MetricSeries& ready_gauge = metrics.series(
+      "crmsync_ready", "Whether this process is ready for work (1) or not (0).", MetricType::gauge);
+  MetricSeries& reloads_ok = metrics.series("crmsync_config_reloads_total",
+                                            "Configuration reloads on SIGHUP.", MetricType::counter,
+                                            {{"outcome", "applied"}});
+  MetricSeries& reloads_failed = metrics.series("crmsync_config_reloads_total",
+                                                "Configuration reloads on SIGHUP.",
+                                                MetricType::counter, {{"outcome", "rejected"}});
+
+  Readiness readiness;
+  AdminRoutes routes(readiness, metrics);
+  AdminServer admin(routes, logging_.logger("admin"));
+  try {
+    admin.start(config_.admin.host, config_.admin.port);
+  } catch (const std::exception& error) {
+    log->critical("cannot start: {}", error.what());
+    return 1;
+  }
+
+  std::vector<std::unique_ptr<DependencyCheck>> checks;
+  checks.push_back(make_state_database_check(state_settings, logging_.logger("state")));
+  checks.push_back(make_kafka_check(kafka_settings_from(config_), config_.daemon.dependency_timeout,
+                                    logging_.logger("kafka")));
+  mapping::RetryPolicy retry;
+  retry.initial = config_.daemon.retry_initial_backoff;
+  retry.max = config_.daemon.retry_max_backoff;
+  DependencySupervisor supervisor(std::move(checks), readiness, metrics,
+                                  logging_.logger("supervisor"),
+                                  config_.daemon.health_check_interval, retry,
+                                  mapping::make_uniform_random());
+  supervisor.start();
+
+  SystemdNotifier systemd;
+  systemd.ready("started; waiting for the state database and Kafka");
+  milliseconds tick(1000);
+  if (auto watchdog = systemd.watchdog_interval()) {
+    tick = std::min(tick, std::chrono::duration_cast<milliseconds>(*watchdog / 4));
+    log->info("systemd watchdog enabled interval={}ms",
+              std::chrono::duration_cast<milliseconds>(*watchdog).count());
+  }
+
+  bool was_ready = false;
+  while (true) {
+    std::optional<ProcessSignal> signal = signals_.wait(tick);
+    if (signal == ProcessSignal::terminate) break;
+    if (signal == ProcessSignal::reload) {
+      systemd.reloading();
+      try {
+        reload_configuration();
+        reloads_ok.increment();
+      } catch (const std::exception& error) {
+        reloads_failed.increment();
+        log->error("configuration reload rejected; keeping the running configuration: {}",
+                   error.what());
+      }
+      systemd.ready(was_ready ? "ready" : "waiting for dependencies");
+    }
+
+    bool is_ready = readiness.ready();
+    ready_gauge.set(is_ready ? 1 : 0);
+    if (is_ready != was_ready) {
+      log->info("readiness changed ready={}", is_ready);
+      systemd.status(is_ready ? "ready" : "not ready: " + readiness.to_json());
+      was_ready = is_ready;
+    }
+    if (auto watchdog = systemd.watchdog_interval()) {
+      // Ping only while the supervisor loop makes progress: a wedged process should be
+      // restarted by systemd, not kept alive by a main thread that merely waits for signals.
+      auto stale_after = *watchdog + config_.daemon.health_check_interval +
+                         2 * config_.daemon.dependency_timeout + config_.daemon.retry_max_backoff;
+      if (Clock::now() - supervisor.last_round_finished() < stale_after) systemd.watchdog_ping();
+    }
+  }
+
+  log->info("shutdown requested; draining grace={}ms", config_.daemon.shutdown_grace.count());
+  ShutdownDeadline deadline(config_.daemon.shutdown_grace, log);
+  readiness.set_draining();
+  ready_gauge.set(0);
+  systemd.stopping("draining");
+  supervisor.stop();
+  admin.stop();
+  log->info("crmsync stopped cleanly");
+  return 0;
+}
+
+void DaemonProcess::reload_configuration() {
+  auto log = logging_.logger("daemon");
+  Config fresh = load_config(config_.source_file);
+  if (fresh.log.level != config_.log.level) {
+    log->info("log level changed from={} to={}", to_string(config_.log.level),
+              to_string(fresh.log.level));
+    logging_.set_level(fresh.log.level);
+    config_.log.level = fresh.log.level;
+  }
+  log->info("configuration reloaded file={}; only log.level applies without a restart",
+            config_.source_file.string());
+}
+
+}  // namespace crmsync::daemon

@@ -1,0 +1,201 @@
+#include "daemon/toml_config_reader.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace crmsync::daemon {
+
+namespace {
+
+// Levenshtein distance, for "did you mean" suggestions on misspelled keys.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string_view type_name(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "boolean";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    case toml::node_type::none: return "nothing";
+  }
+  return "value";
+}
+
+}  // namespace
+
+std::string describe_toml_value(const toml::node& node) {
+  if (const auto* text = node.as_string()) {
+    std::string value = text->get();
+    if (value.size() > 60) value = value.substr(0, 57) + "...";
+    return fmt::format("string \"{}\"", value);
+  }
+  if (const auto* number = node.as_integer()) return fmt::format("integer {}", number->get());
+  if (const auto* flag = node.as_boolean()) return fmt::format("boolean {}", flag->get());
+  return std::string(type_name(node.type()));
+}
+
+TomlConfigReader::TomlConfigReader(const toml::table& root, std::string display_name)
+    : root_(root), display_name_(std::move(display_name)) {}
+
+const toml::node* TomlConfigReader::find(std::string_view key) {
+  known_keys_.emplace(key);
+  const toml::node* node = &root_;
+  std::string walked;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = key.find('.', start);
+    std::string_view part = key.substr(start, dot == std::string_view::npos ? key.npos : dot - start);
+    const toml::table* table = node->as_table();
+    if (table == nullptr) {
+      add_problem(walked, fmt::format("expected a table, got {}", describe_toml_value(*node)));
+      return nullptr;
+    }
+    node = table->get(part);
+    if (node == nullptr) return nullptr;
+    walked = walked.empty() ? std::string(part) : walked + "." + std::string(part);
+    if (dot == std::string_view::npos) return node;
+    start = dot + 1;
+  }
+}
+
+std::string TomlConfigReader::position_of(const toml::node* node) const {
+  if (node != nullptr && node->source().begin.line > 0) {
+    return fmt::format("{}:{}", display_name_, node->source().begin.line);
+  }
+  return display_name_;
+}
+
+void TomlConfigReader::add_problem(std::string_view key, std::string_view message) {
+  const toml::node* node = nullptr;
+  if (auto located = root_.at_path(key); located) node = located.node();
+  std::string problem = fmt::format("config: {}: {} ({})", key, message, position_of(node));
+  if (std::find(problems_.begin(), problems_.end(), problem) == problems_.end()) {
+    problems_.push_back(std::move(problem));
+  }
+}
+
+std::optional<std::string> TomlConfigReader::get_string(std::string_view key,
+                                                        Requirement requirement) {
+  const toml::node* node = find(key);
+  if (node == nullptr) {
+    if (requirement == Requirement::required) add_problem(key, "required key is missing");
+    return std::nullopt;
+  }
+  if (const auto* text = node->as_string()) return text->get();
+  add_problem(key, fmt::format("expected a string, got {}", describe_toml_value(*node)));
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> TomlConfigReader::get_integer(std::string_view key,
+                                                          Requirement requirement) {
+  const toml::node* node = find(key);
+  if (node == nullptr) {
+    if (requirement == Requirement::required) add_problem(key, "required key is missing");
+    return std::nullopt;
+  }
+  if (const auto* number = node->as_integer()) return number->get();
+  add_problem(key, fmt::format("expected an integer, got {}", describe_toml_value(*node)));
+  return std::nullopt;
+}
+
+std::optional<bool> TomlConfigReader::get_bool(std::string_view key, Requirement requirement) {
+  const toml::node* node = find(key);
+  if (node == nullptr) {
+    if (requirement == Requirement::required) add_problem(key, "required key is missing");
+    return std::nullopt;
+  }
+  if (const auto* flag = node->as_boolean()) return flag->get();
+  add_problem(key, fmt::format("expected true or false, got {}", describe_toml_value(*node)));
+  return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> TomlConfigReader::get_string_list(
+    std::string_view key, Requirement requirement) {
+  const toml::node* node = find(key);
+  if (node == nullptr) {
+    if (requirement == Requirement::required) add_problem(key, "required key is missing");
+    return std::nullopt;
+  }
+  const auto* array = node->as_array();
+  if (array == nullptr) {
+    add_problem(key, fmt::format("expected a list of strings, got {}", describe_toml_value(*node)));
+    return std::nullopt;
+  }
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    if (const auto* text = element.as_string()) {
+      values.push_back(text->get());
+    } else {
+      add_problem(key, fmt::format("element {}: expected a string, got {}", i,
+                                   describe_toml_value(element)));
+      return std::nullopt;
+    }
+  }
+  return values;
+}
+
+void TomlConfigReader::report_unknown_keys() { report_unknown_in(root_, ""); }
+
+void TomlConfigReader::report_unknown_in(const toml::table& table, const std::string& prefix) {
+  for (const auto& [raw_key, node] : table) {
+    std::string path = prefix.empty() ? std::string(raw_key.str())
+                                      : prefix + "." + std::string(raw_key.str());
+    if (known_keys_.contains(path)) continue;
+    bool is_known_section = false;
+    auto it = known_keys_.lower_bound(path + ".");
+    if (it != known_keys_.end() && it->starts_with(path + ".")) is_known_section = true;
+    if (is_known_section && node.is_table()) {
+      report_unknown_in(*node.as_table(), path);
+      continue;
+    }
+    if (is_known_section) {
+      add_problem(path, fmt::format("expected a table, got {}", describe_toml_value(node)));
+      continue;
+    }
+    problems_.push_back(fmt::format("config: {}: unknown key{} ({})", path, suggestion_for(path),
+                                    position_of(&node)));
+  }
+}
+
+std::string TomlConfigReader::suggestion_for(const std::string& path) const {
+  // Compare with known keys cut to as many dotted parts as `path` has, so that a misspelled
+  // section ("kafak") is compared with sections and a misspelled key with keys.
+  auto parts = static_cast<std::size_t>(std::count(path.begin(), path.end(), '.')) + 1;
+  std::string best;
+  std::size_t best_distance = 3;  // suggest only close matches
+  for (const std::string& known : known_keys_) {
+    std::size_t cut = 0;
+    for (std::size_t seen = 0; seen < parts && cut != std::string::npos; ++seen) {
+      cut = known.find('.', seen == 0 ? 0 : cut + 1);
+    }
+    std::string candidate = cut == std::string::npos ? known : known.substr(0, cut);
+    std::size_t distance = edit_distance(path, candidate);
+    if (distance > 0 && distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  return best.empty() ? "" : fmt::format("; did you mean {}?", best);
+}
+
+}  // namespace crmsync::daemon

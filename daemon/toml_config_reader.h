@@ -1,0 +1,53 @@
+#pragma once
+
+// Internal to daemon/config.cc: reads typed values out of a parsed TOML document while recording
+// every problem (with its key and file position) and every key it was asked about, so that keys
+// nobody asked about can be reported as unknown. Includes toml++; keep it out of other headers.
+
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crmsync::daemon {
+
+enum class Requirement { optional, required };
+
+class TomlConfigReader {
+ public:
+  TomlConfigReader(const toml::table& root, std::string display_name);
+
+  std::optional<std::string> get_string(std::string_view key, Requirement requirement);
+  std::optional<std::int64_t> get_integer(std::string_view key, Requirement requirement);
+  std::optional<bool> get_bool(std::string_view key, Requirement requirement);
+  std::optional<std::vector<std::string>> get_string_list(std::string_view key,
+                                                          Requirement requirement);
+
+  // Records a problem with `key`, at the key's position when it is in the file.
+  void add_problem(std::string_view key, std::string_view message);
+
+  // Adds a problem for every key in the file that no get_* call asked about.
+  void report_unknown_keys();
+
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  const toml::node* find(std::string_view key);
+  std::string position_of(const toml::node* node) const;
+  void report_unknown_in(const toml::table& table, const std::string& prefix);
+  std::string suggestion_for(const std::string& path) const;
+
+  const toml::table& root_;
+  std::string display_name_;
+  std::set<std::string, std::less<>> known_keys_;
+  std::vector<std::string> problems_;
+};
+
+// A short description of a TOML value for error messages: `string "localhost"`, `integer 12`.
+std::string describe_toml_value(const toml::node& node);
+
+}  // namespace crmsync::daemon

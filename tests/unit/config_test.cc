@@ -1,0 +1,207 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "daemon/config.h"
+
+namespace crmsync::daemon {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr const char* kMinimal = R"(
+[state]
+database_url = "postgresql://crmsync@127.0.0.1:5432/crmsync"
+[kafka]
+brokers = ["127.0.0.1:9092"]
+)";
+
+std::vector<std::string> problems_of(const std::string& text) {
+  try {
+    parse_config(text, "crmsync.toml");
+  } catch (const ConfigError& error) {
+    return error.problems();
+  }
+  return {};
+}
+
+TEST(Config, MinimalFileGetsDocumentedDefaults) {
+  Config config = parse_config(kMinimal, "crmsync.toml");
+  EXPECT_EQ(config.state.database_url, "postgresql://crmsync@127.0.0.1:5432/crmsync");
+  EXPECT_EQ(config.state.schema, "crmsync");
+  EXPECT_FALSE(config.state.password_file.has_value());
+  EXPECT_THAT(config.kafka.brokers, ElementsAre("127.0.0.1:9092"));
+  EXPECT_EQ(config.kafka.group_id, "crmsync-apply");
+  EXPECT_EQ(config.admin.host, "127.0.0.1");
+  EXPECT_EQ(config.admin.port, 9464);
+  EXPECT_EQ(config.log.level, LogLevel::info);
+  EXPECT_EQ(config.log.format, LogFormat::json);
+  EXPECT_EQ(config.daemon.shutdown_grace, std::chrono::seconds(30));
+  EXPECT_FALSE(config.daemon.instance_id.empty());
+}
+
+TEST(Config, ShippedExampleIsValid) {
+  Config config = load_config(std::string(CRMSYNC_SOURCE_DIR) + "/deploy/examples/crmsync.toml");
+  EXPECT_FALSE(config.kafka.brokers.empty());
+}
+
+TEST(Config, EveryKeyIsRead) {
+  Config config = parse_config(R"(
+[daemon]
+instance_id = "replica-7"
+shutdown_grace = "45s"
+health_check_interval = "2s"
+dependency_timeout = "3s"
+retry_initial_backoff = "250ms"
+retry_max_backoff = "1m"
+[log]
+level = "debug"
+format = "text"
+[admin]
+listen = "[::1]:9100"
+[state]
+database_url = "postgres://crmsync@db:5432/state?sslmode=verify-full"
+password_file = "/run/credentials/crmsync.service/pg-password"
+schema = "crmsync_blue"
+connect_timeout = "10s"
+[kafka]
+brokers = ["k1:9092", "k2:9093"]
+client_id = "crmsync-eu"
+group_id = "crmsync-eu-apply"
+topic_prefix = "eu.crmsync"
+request_timeout = "15s"
+)",
+                               "crmsync.toml");
+  EXPECT_EQ(config.daemon.instance_id, "replica-7");
+  EXPECT_EQ(config.daemon.shutdown_grace, std::chrono::seconds(45));
+  EXPECT_EQ(config.daemon.retry_initial_backoff, std::chrono::milliseconds(250));
+  EXPECT_EQ(config.daemon.retry_max_backoff, std::chrono::minutes(1));
+  EXPECT_EQ(config.log.level, LogLevel::debug);
+  EXPECT_EQ(config.log.format, LogFormat::text);
+  EXPECT_EQ(config.admin.host, "::1");
+  EXPECT_EQ(config.admin.port, 9100);
+  EXPECT_EQ(config.state.password_file->string(), "/run/credentials/crmsync.service/pg-password");
+  EXPECT_EQ(config.state.schema, "crmsync_blue");
+  EXPECT_EQ(config.kafka.brokers.size(), 2u);
+  EXPECT_EQ(config.kafka.topic_prefix, "eu.crmsync");
+  EXPECT_EQ(config.kafka.request_timeout, std::chrono::seconds(15));
+}
+
+TEST(Config, SyntaxErrorNamesLineAndColumn) {
+  EXPECT_THAT(problems_of("[state\ndatabase_url = 1\n"),
+              ElementsAre(AllOf(HasSubstr("config: syntax error"), HasSubstr("crmsync.toml:1:"))));
+}
+
+TEST(Config, UnknownKeyIsNamedWithPositionAndSuggestion) {
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "client_idd = \"x\"\n"),
+              ElementsAre("config: kafka.client_idd: unknown key; did you mean kafka.client_id? "
+                          "(crmsync.toml:6)"));
+}
+
+TEST(Config, UnknownSectionIsNamed) {
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[kafak]\nbrokers = []\n"),
+              ElementsAre("config: kafak: unknown key; did you mean kafka? (crmsync.toml:6)"));
+}
+
+TEST(Config, UnknownKeyWithoutCloseMatchHasNoSuggestion) {
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[salesforce]\nclient_secret = \"s3cr3t\"\n"),
+              ElementsAre("config: salesforce: unknown key (crmsync.toml:6)"));
+}
+
+TEST(Config, WrongTypeIsNamedWithWhatWasFound) {
+  EXPECT_THAT(problems_of(R"(
+[state]
+database_url = "postgresql://crmsync@127.0.0.1/crmsync"
+[kafka]
+brokers = "localhost:9092"
+)"),
+              ElementsAre("config: kafka.brokers: expected a list of strings, got string "
+                          "\"localhost:9092\" (crmsync.toml:5)"));
+}
+
+TEST(Config, SectionThatIsNotATableIsNamed) {
+  EXPECT_THAT(problems_of("log = \"debug\"\n" + std::string(kMinimal)),
+              ElementsAre(HasSubstr("config: log: expected a table, got string \"debug\"")));
+}
+
+TEST(Config, MissingRequiredKeysAreNamed) {
+  EXPECT_THAT(problems_of("[log]\nlevel = \"info\"\n"),
+              ElementsAre("config: state.database_url: required key is missing (crmsync.toml)",
+                          "config: kafka.brokers: required key is missing (crmsync.toml)"));
+}
+
+TEST(Config, OutOfRangeValuesAreNamedWithTheAllowedRange) {
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[daemon]\nshutdown_grace = \"2h\"\n"),
+              ElementsAre("config: daemon.shutdown_grace: 2h is out of range; allowed 100ms to 10m "
+                          "(crmsync.toml:7)"));
+}
+
+TEST(Config, MalformedValuesAreNamed) {
+  auto problems = problems_of(R"(
+[daemon]
+health_check_interval = "soon"
+[log]
+level = "verbose"
+format = "xml"
+[admin]
+listen = "localhost"
+[state]
+database_url = "mysql://db/crmsync"
+schema = "Bad-Name"
+password_file = "relative/path"
+[kafka]
+brokers = ["localhost"]
+group_id = "has space"
+)");
+  EXPECT_THAT(problems,
+              ElementsAre(HasSubstr("daemon.health_check_interval: expected a duration"),
+                          HasSubstr("log.level: expected one of"),
+                          HasSubstr("log.format: expected \"json\" or \"text\""),
+                          HasSubstr("admin.listen: expected host:port"),
+                          HasSubstr("state.database_url: expected a postgresql:// URL"),
+                          HasSubstr("state.password_file: expected an absolute path"),
+                          HasSubstr("state.schema: expected a lower-case identifier"),
+                          HasSubstr("kafka.brokers: expected a list of host:port, got \"localhost\""),
+                          HasSubstr("kafka.group_id: expected 1 to 200")));
+}
+
+TEST(Config, PasswordInDatabaseUrlIsRefusedWithoutEchoingIt) {
+  auto problems = problems_of(R"(
+[state]
+database_url = "postgresql://crmsync:hunter2-canary@db/crmsync"
+[kafka]
+brokers = ["127.0.0.1:9092"]
+)");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_THAT(problems[0], HasSubstr("state.database_url: must not contain a password"));
+  EXPECT_THAT(problems[0], Not(HasSubstr("hunter2-canary")));
+}
+
+TEST(Config, PasswordAsUrlParameterIsRefusedToo) {
+  EXPECT_THAT(problems_of(R"(
+[state]
+database_url = "postgresql://crmsync@db/crmsync?password=hunter2"
+[kafka]
+brokers = ["127.0.0.1:9092"]
+)"),
+              ElementsAre(HasSubstr("must not contain a password")));
+}
+
+TEST(Config, RetryBoundsMustBeOrdered) {
+  EXPECT_THAT(problems_of(std::string(kMinimal) +
+                          "[daemon]\nretry_initial_backoff = \"10s\"\nretry_max_backoff = \"1s\"\n"),
+              ElementsAre(HasSubstr("daemon.retry_max_backoff: must not be shorter")));
+}
+
+TEST(Config, MissingFileSaysHowToPointAtOne) {
+  try {
+    load_config("/nonexistent/crmsync.toml");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_THAT(error.what(), AllOf(HasSubstr("/nonexistent/crmsync.toml"), HasSubstr("--config")));
+  }
+}
+
+}  // namespace
+}  // namespace crmsync::daemon
