@@ -6,31 +6,13 @@
 
 #include "daemon/cli.h"
 #include "daemon/daemon_process.h"
+#include "daemon/json_text.h"
 #include "daemon/log_redactor.h"
 #include "daemon/logging.h"
 #include "daemon/settings_from_config.h"
 #include "state/migrator.h"
 
 namespace crmsync::daemon {
-
-std::string json_quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::optional<Config> load_config_for_command(const CommonOptions& options) {
   try {

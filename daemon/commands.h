@@ -22,7 +22,4 @@ int config_check_command(const CommonOptions& options);
 // Loads the configuration for a command, printing each problem to stderr. Nothing on failure.
 std::optional<Config> load_config_for_command(const CommonOptions& options);
 
-// Escapes `text` as a JSON string, quotes included.
-std::string json_quote(std::string_view text);
-
 }  // namespace crmsync::daemon

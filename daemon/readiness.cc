@@ -2,29 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "daemon/json_text.h"
+
 namespace crmsync::daemon {
-
-namespace {
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
 
 void Readiness::require(const std::string& dependency) {
   std::lock_guard lock(mutex_);
@@ -64,8 +44,8 @@ std::string Readiness::to_json() const {
   for (const auto& [name, check] : checks_) {
     if (!first) out += ',';
     first = false;
-    out += fmt::format("{}:{{\"up\":{},\"detail\":{}}}", json_string(name), check.up,
-                       json_string(check.detail));
+    out += fmt::format("{}:{{\"up\":{},\"detail\":{}}}", json_quote(name), check.up,
+                       json_quote(check.detail));
   }
   return out + "}}";
 }

@@ -1,5 +1,7 @@
 #include "daemon/redacting_sink.h"
 
+#include "daemon/json_text.h"
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -19,23 +21,15 @@ void RedactingSink::sink_it_(const spdlog::details::log_msg& message) {
   writer_(redactor_->redact(std::string_view(formatted.data(), formatted.size())));
 }
 
+namespace {
+
 void append_json_escaped(std::string_view text, spdlog::memory_buf_t& dest) {
-  for (char c : text) {
-    switch (c) {
-      case '"': dest.append(std::string_view("\\\"")); break;
-      case '\\': dest.append(std::string_view("\\\\")); break;
-      case '\n': dest.append(std::string_view("\\n")); break;
-      case '\r': dest.append(std::string_view("\\r")); break;
-      case '\t': dest.append(std::string_view("\\t")); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(dest), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          dest.push_back(c);
-        }
-    }
-  }
+  std::string escaped;
+  crmsync::daemon::append_json_escaped(text, escaped);
+  dest.append(std::string_view(escaped));
 }
+
+}  // namespace
 
 void JsonLineFormatter::format(const spdlog::details::log_msg& message, spdlog::memory_buf_t& dest) {
   auto since_epoch = message.time.time_since_epoch();

@@ -32,7 +32,4 @@ class JsonLineFormatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override;
 };
 
-// Appends `text` to `dest` as the inside of a JSON string.
-void append_json_escaped(std::string_view text, spdlog::memory_buf_t& dest);
-
 }  // namespace crmsync::daemon

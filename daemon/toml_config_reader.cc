@@ -93,48 +93,42 @@ void TomlConfigReader::add_problem(std::string_view key, std::string_view messag
   }
 }
 
+const toml::node* TomlConfigReader::find_present(std::string_view key, Requirement requirement) {
+  const toml::node* node = find(key);
+  if (node == nullptr && requirement == Requirement::required) {
+    add_problem(key, "required key is missing");
+  }
+  return node;
+}
+
+template <typename T>
+std::optional<T> TomlConfigReader::get_scalar(std::string_view key, Requirement requirement,
+                                              std::string_view expected) {
+  const toml::node* node = find_present(key, requirement);
+  if (node == nullptr) return std::nullopt;
+  if (auto value = node->value<T>(); value && node->is<T>()) return value;
+  add_problem(key, fmt::format("expected {}, got {}", expected, describe_toml_value(*node)));
+  return std::nullopt;
+}
+
 std::optional<std::string> TomlConfigReader::get_string(std::string_view key,
                                                         Requirement requirement) {
-  const toml::node* node = find(key);
-  if (node == nullptr) {
-    if (requirement == Requirement::required) add_problem(key, "required key is missing");
-    return std::nullopt;
-  }
-  if (const auto* text = node->as_string()) return text->get();
-  add_problem(key, fmt::format("expected a string, got {}", describe_toml_value(*node)));
-  return std::nullopt;
+  return get_scalar<std::string>(key, requirement, "a string");
 }
 
 std::optional<std::int64_t> TomlConfigReader::get_integer(std::string_view key,
                                                           Requirement requirement) {
-  const toml::node* node = find(key);
-  if (node == nullptr) {
-    if (requirement == Requirement::required) add_problem(key, "required key is missing");
-    return std::nullopt;
-  }
-  if (const auto* number = node->as_integer()) return number->get();
-  add_problem(key, fmt::format("expected an integer, got {}", describe_toml_value(*node)));
-  return std::nullopt;
+  return get_scalar<std::int64_t>(key, requirement, "an integer");
 }
 
 std::optional<bool> TomlConfigReader::get_bool(std::string_view key, Requirement requirement) {
-  const toml::node* node = find(key);
-  if (node == nullptr) {
-    if (requirement == Requirement::required) add_problem(key, "required key is missing");
-    return std::nullopt;
-  }
-  if (const auto* flag = node->as_boolean()) return flag->get();
-  add_problem(key, fmt::format("expected true or false, got {}", describe_toml_value(*node)));
-  return std::nullopt;
+  return get_scalar<bool>(key, requirement, "true or false");
 }
 
 std::optional<std::vector<std::string>> TomlConfigReader::get_string_list(
     std::string_view key, Requirement requirement) {
-  const toml::node* node = find(key);
-  if (node == nullptr) {
-    if (requirement == Requirement::required) add_problem(key, "required key is missing");
-    return std::nullopt;
-  }
+  const toml::node* node = find_present(key, requirement);
+  if (node == nullptr) return std::nullopt;
   const auto* array = node->as_array();
   if (array == nullptr) {
     add_problem(key, fmt::format("expected a list of strings, got {}", describe_toml_value(*node)));

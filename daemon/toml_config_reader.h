@@ -37,6 +37,11 @@ class TomlConfigReader {
 
  private:
   const toml::node* find(std::string_view key);
+  // find(), recording "required key is missing" when a required key is absent.
+  const toml::node* find_present(std::string_view key, Requirement requirement);
+  template <typename T>
+  std::optional<T> get_scalar(std::string_view key, Requirement requirement,
+                              std::string_view expected);
   std::string position_of(const toml::node* node) const;
   void report_unknown_in(const toml::table& table, const std::string& prefix);
   std::string suggestion_for(const std::string& path) const;

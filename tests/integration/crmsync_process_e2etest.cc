@@ -12,6 +12,7 @@
 #include "state/state_database.h"
 #include "tests/support/child_process.h"
 #include "tests/support/service_env.h"
+#include "tests/support/tcp_proxy.h"
 
 namespace crmsync {
 namespace {
@@ -125,6 +126,34 @@ TEST_F(CrmsyncProcess, StaysUpButUnreadyWhileTheStateDatabaseIsUnreachable) {
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0) << crmsync.output();
   EXPECT_THAT(crmsync.output(), HasSubstr("dependency down dependency=state_db kind=transient"));
+}
+
+TEST_F(CrmsyncProcess, ReadinessFollowsALostAndRecoveredStateDatabase) {
+  // The daemon reaches PostgreSQL through a proxy that the test cuts, as a network partition would.
+  std::string pg_url = testing::require_service_env("CRMSYNC_PG_URL");
+  std::size_t port_start = pg_url.rfind(':') + 1;
+  auto pg_port = static_cast<std::uint16_t>(std::stoi(pg_url.substr(port_start)));
+  testing::TcpProxy proxy(pg_port);
+  std::string proxied_url = pg_url.substr(0, port_start) + std::to_string(proxy.port()) +
+                            pg_url.substr(pg_url.find('/', port_start));
+  std::string config = write_config(proxied_url, testing::require_service_env("CRMSYNC_KAFKA_BROKERS"));
+  ChildProcess crmsync(CRMSYNC_BINARY, {"run", "--config", config});
+  auto ready = wait_for_readyz(200, seconds(60));
+  ASSERT_TRUE(ready && ready->status == 200) << crmsync.output();
+
+  proxy.cut();
+  auto lost = wait_for_readyz(503, seconds(30));
+  ASSERT_TRUE(lost && lost->status == 503) << crmsync.output();
+  EXPECT_THAT(lost->body, HasSubstr("\"state_db\":{\"up\":false"));
+  EXPECT_FALSE(crmsync.wait_for_exit(milliseconds(10)).has_value()) << "exited instead of retrying";
+
+  proxy.restore();
+  auto back = wait_for_readyz(200, seconds(30));
+  ASSERT_TRUE(back && back->status == 200) << crmsync.output();
+  EXPECT_THAT(crmsync.output(), HasSubstr("dependency up dependency=state_db"));
+
+  crmsync.send_signal(SIGTERM);
+  EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
 }
 
 TEST_F(CrmsyncProcess, SighupChangesTheLogLevelAndRejectsABrokenFile) {
