@@ -1,0 +1,200 @@
+#include "connectors/prm/replication_connection.h"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <chrono>
+
+#include "connectors/prm/replication_frames.h"
+#include "state/pg_error.h"
+
+namespace crmsync::connectors::prm {
+
+namespace {
+
+using mapping::ErrorClass;
+using mapping::SyncError;
+
+std::string single_line(const char* text) {
+  std::string out = text != nullptr ? text : "";
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// Classifies a failed result by its SQLSTATE, or as transient when the connection broke.
+SyncError result_error(PGconn* connection, PGresult* result, std::string_view what) {
+  const char* sqlstate = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string detail = single_line(result != nullptr ? PQresultErrorMessage(result)
+                                                     : PQerrorMessage(connection));
+  if (detail.empty()) detail = single_line(PQerrorMessage(connection));
+  if (sqlstate == nullptr || PQstatus(connection) != CONNECTION_OK) {
+    return {ErrorClass::transient, fmt::format("{}: {}", what, detail)};
+  }
+  return {state::classify_sqlstate(sqlstate),
+          fmt::format("{}: SQLSTATE {}: {}", what, sqlstate, detail)};
+}
+
+struct ResultHandle {
+  explicit ResultHandle(PGresult* r) : result(r) {}
+  ~ResultHandle() { PQclear(result); }
+  ResultHandle(const ResultHandle&) = delete;
+  ResultHandle& operator=(const ResultHandle&) = delete;
+  PGresult* result;
+};
+
+}  // namespace
+
+bool is_valid_slot_name(const std::string& slot) {
+  if (slot.empty() || slot.size() > 63) return false;
+  for (char c : slot) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+struct ReplicationConnection::Impl {
+  ~Impl() {
+    if (connection != nullptr) PQfinish(connection);
+  }
+  PGconn* connection = nullptr;
+};
+
+ReplicationConnection::ReplicationConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ReplicationConnection::~ReplicationConnection() = default;
+
+mapping::Result<std::unique_ptr<ReplicationConnection>> ReplicationConnection::connect(
+    const PrmConnectionSettings& settings) {
+  std::string timeout = std::to_string(settings.connect_timeout.count());
+  // dbname carries the URL and is expanded (expand_dbname = 1); the other keywords override it.
+  const char* keywords[] = {"dbname", "replication", "connect_timeout", "application_name",
+                            "password", nullptr};
+  const char* values[] = {settings.url.c_str(), "database", timeout.c_str(),
+                          settings.application_name.c_str(),
+                          settings.password ? settings.password->reveal().c_str() : nullptr,
+                          nullptr};
+  if (!settings.password) keywords[4] = nullptr;
+  auto impl = std::make_unique<Impl>();
+  impl->connection = PQconnectdbParams(keywords, values, 1);
+  if (impl->connection == nullptr) {
+    return SyncError{ErrorClass::transient, "connect to the PRM database for replication: out of memory"};
+  }
+  if (PQstatus(impl->connection) != CONNECTION_OK) {
+    std::string detail = single_line(PQerrorMessage(impl->connection));
+    ErrorClass klass = detail.find("authentication") != std::string::npos ||
+                               detail.find("permission denied") != std::string::npos ||
+                               detail.find("must have the replication") != std::string::npos
+                           ? ErrorClass::auth
+                           : ErrorClass::transient;
+    return SyncError{klass, "connect to the PRM database for replication: " + detail};
+  }
+  return std::unique_ptr<ReplicationConnection>(new ReplicationConnection(std::move(impl)));
+}
+
+mapping::Result<SystemIdentity> ReplicationConnection::identify_system() {
+  ResultHandle result(PQexec(impl_->connection, "IDENTIFY_SYSTEM"));
+  if (PQresultStatus(result.result) != PGRES_TUPLES_OK || PQntuples(result.result) != 1 ||
+      PQnfields(result.result) < 4) {
+    return result_error(impl_->connection, result.result, "IDENTIFY_SYSTEM");
+  }
+  SystemIdentity identity;
+  identity.system_id = PQgetvalue(result.result, 0, 0);
+  identity.timeline = std::atoi(PQgetvalue(result.result, 0, 1));
+  auto position = Lsn::parse(PQgetvalue(result.result, 0, 2));
+  if (!position) return SyncError{ErrorClass::fatal, "IDENTIFY_SYSTEM: unparsable xlogpos"};
+  identity.wal_position = *position;
+  identity.database = PQgetisnull(result.result, 0, 3) ? "" : PQgetvalue(result.result, 0, 3);
+  return identity;
+}
+
+mapping::Result<CreatedSlot> ReplicationConnection::create_slot(const std::string& slot,
+                                                                bool export_snapshot) {
+  if (!is_valid_slot_name(slot)) {
+    return SyncError{ErrorClass::invalid, fmt::format("replication slot name \"{}\" must be 1-63 "
+                                                      "of a-z 0-9 _", slot)};
+  }
+  std::string command = fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT '{}')",
+                                    slot, export_snapshot ? "export" : "nothing");
+  ResultHandle result(PQexec(impl_->connection, command.c_str()));
+  if (PQresultStatus(result.result) != PGRES_TUPLES_OK || PQntuples(result.result) != 1) {
+    return result_error(impl_->connection, result.result,
+                        fmt::format("create replication slot {}", slot));
+  }
+  CreatedSlot created;
+  created.name = PQgetvalue(result.result, 0, 0);
+  auto point = Lsn::parse(PQgetvalue(result.result, 0, 1));
+  if (!point) return SyncError{ErrorClass::fatal, "CREATE_REPLICATION_SLOT: unparsable consistent_point"};
+  created.consistent_point = *point;
+  if (!PQgetisnull(result.result, 0, 2)) created.snapshot_name = PQgetvalue(result.result, 0, 2);
+  return created;
+}
+
+mapping::Status ReplicationConnection::start_replication(const std::string& slot, Lsn start,
+                                                         const std::string& publication) {
+  if (!is_valid_slot_name(slot) || !is_valid_slot_name(publication)) {
+    return SyncError{ErrorClass::invalid, "slot and publication names must be 1-63 of a-z 0-9 _"};
+  }
+  std::string command = fmt::format(
+      "START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names '{}', "
+      "messages 'true')",
+      slot, start.to_string(), publication);
+  ResultHandle result(PQexec(impl_->connection, command.c_str()));
+  if (PQresultStatus(result.result) != PGRES_COPY_BOTH) {
+    return result_error(impl_->connection, result.result,
+                        fmt::format("start replication from slot {}", slot));
+  }
+  return mapping::ok_status();
+}
+
+mapping::Result<std::optional<std::string>> ReplicationConnection::read_frame(
+    std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    char* buffer = nullptr;
+    int length = PQgetCopyData(impl_->connection, &buffer, 1);
+    if (length > 0) {
+      std::string frame(buffer, static_cast<std::size_t>(length));
+      PQfreemem(buffer);
+      return std::optional<std::string>(std::move(frame));
+    }
+    if (length == -1) {  // the server ended the stream
+      ResultHandle result(PQgetResult(impl_->connection));
+      return result_error(impl_->connection, result.result, "replication stream ended");
+    }
+    if (length == -2) {
+      return SyncError{ErrorClass::transient,
+                       "replication stream: " + single_line(PQerrorMessage(impl_->connection))};
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::optional<std::string>();
+    pollfd waiting{PQsocket(impl_->connection), POLLIN, 0};
+    int ready = ::poll(&waiting, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno != EINTR) {
+      return SyncError{ErrorClass::transient, "replication stream: poll failed"};
+    }
+    if (ready > 0 && PQconsumeInput(impl_->connection) == 0) {
+      return SyncError{ErrorClass::transient,
+                       "replication stream: " + single_line(PQerrorMessage(impl_->connection))};
+    }
+  }
+}
+
+mapping::Status ReplicationConnection::send_status(Lsn written, Lsn flushed, bool reply_requested) {
+  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::string message = encode_standby_status(written, flushed, flushed,
+                                              unix_to_postgres_epoch_us(now_us), reply_requested);
+  if (PQputCopyData(impl_->connection, message.data(), static_cast<int>(message.size())) != 1 ||
+      PQflush(impl_->connection) != 0) {
+    return SyncError{ErrorClass::transient,
+                     "send standby status: " + single_line(PQerrorMessage(impl_->connection))};
+  }
+  return mapping::ok_status();
+}
+
+}  // namespace crmsync::connectors::prm
