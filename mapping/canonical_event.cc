@@ -1,0 +1,138 @@
+#include "mapping/canonical_event.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace crmsync::mapping {
+
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_string(JsonWriter& out, std::string_view text) {
+  out.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+void write_optional(JsonWriter& out, std::string_view key, const std::optional<std::string>& value) {
+  write_string(out, key);
+  if (value) {
+    write_string(out, *value);
+  } else {
+    out.Null();
+  }
+}
+
+void write_value(JsonWriter& out, const FieldValue& value) {
+  switch (value.kind) {
+    case FieldValue::Kind::null: out.Null(); break;
+    case FieldValue::Kind::string: write_string(out, value.text); break;
+    case FieldValue::Kind::boolean: out.Bool(value.text == "true"); break;
+    case FieldValue::Kind::number:
+      // The exact decimal text, written as a JSON number. Non-finite values (NaN, Infinity are
+      // valid PostgreSQL numerics but not JSON numbers) travel as strings.
+      if (value.text.find_first_not_of("0123456789.-+eE") == std::string::npos && !value.text.empty()) {
+        out.RawValue(value.text.data(), value.text.size(), rapidjson::kNumberType);
+      } else {
+        write_string(out, value.text);
+      }
+      break;
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(Actor::Kind kind) {
+  switch (kind) {
+    case Actor::Kind::partner_user: return "partner_user";
+    case Actor::Kind::internal_user: return "internal_user";
+    case Actor::Kind::integration: return "integration";
+  }
+  return "integration";
+}
+
+std::string_view to_string(ShareGrant::Access access) {
+  return access == ShareGrant::Access::edit ? "edit" : "read";
+}
+
+std::string kafka_key(ObjectKind object, const std::string& canonical_id) {
+  return std::string(to_string(object)) + ":" + canonical_id;
+}
+
+std::string to_json(const CanonicalEvent& event) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter out(buffer);
+  out.StartObject();
+  write_string(out, "schema");
+  out.Int(event.schema);
+  write_string(out, "event_id");
+  write_string(out, event.event_id);
+  write_string(out, "source");
+  write_string(out, to_string(event.source));
+  write_string(out, "object");
+  write_string(out, to_string(event.object));
+  write_string(out, "op");
+  write_string(out, event.op == CanonicalEvent::Operation::upsert ? "upsert" : "delete");
+  write_string(out, "ids");
+  out.StartObject();
+  write_optional(out, "prm", event.prm_id);
+  write_optional(out, "salesforce", event.salesforce_id);
+  write_optional(out, "dynamics", event.dynamics_id);
+  out.EndObject();
+  write_string(out, "source_version");
+  write_string(out, event.source_version);
+  write_string(out, "occurred_at");
+  write_string(out, event.occurred_at);
+  write_string(out, "actor");
+  out.StartObject();
+  write_string(out, "kind");
+  write_string(out, to_string(event.actor.kind));
+  write_string(out, "id");
+  write_string(out, event.actor.id);
+  write_string(out, "partner_org");
+  if (event.actor.partner_org.empty()) {
+    out.Null();
+  } else {
+    write_string(out, event.actor.partner_org);
+  }
+  out.EndObject();
+  write_string(out, "fields");
+  out.StartObject();
+  for (const Field& field : event.fields) {
+    write_string(out, field.name);
+    write_value(out, field.value);
+  }
+  out.EndObject();
+  write_string(out, "changed");
+  out.StartArray();
+  for (const auto& name : event.changed) write_string(out, name);
+  out.EndArray();
+  write_string(out, "sharing");
+  out.StartObject();
+  write_string(out, "owner");
+  out.StartObject();
+  write_optional(out, "partner_org", event.sharing.owner_partner_org);
+  write_optional(out, "user", event.sharing.owner_user);
+  out.EndObject();
+  write_string(out, "grants");
+  out.StartArray();
+  for (const ShareGrant& grant : event.sharing.grants) {
+    out.StartObject();
+    write_string(out, "principal");
+    write_string(out, grant.principal);
+    write_string(out, "access");
+    write_string(out, to_string(grant.access));
+    out.EndObject();
+  }
+  out.EndArray();
+  write_string(out, "record_type");
+  write_string(out, event.sharing.record_type);
+  out.EndObject();
+  if (event.snapshot) {
+    write_string(out, "snapshot");
+    out.Bool(true);
+  }
+  out.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace crmsync::mapping

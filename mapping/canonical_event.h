@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mapping/record_ids.h"
+
+namespace crmsync::mapping {
+
+// Who made a change (DESIGN §2 "actor").
+struct Actor {
+  enum class Kind { partner_user, internal_user, integration };
+  Kind kind = Kind::integration;
+  std::string id;
+  std::string partner_org;  // for partner users, when known
+};
+
+// One access grant on a record: `principal` is "partner_org:<id>" or "partner_user:<id>".
+struct ShareGrant {
+  enum class Access { read, edit };
+  std::string principal;
+  Access access = Access::read;
+  friend bool operator==(const ShareGrant&, const ShareGrant&) = default;
+};
+
+// The sharing metadata that travels with every record.
+struct Sharing {
+  std::optional<std::string> owner_partner_org;
+  std::optional<std::string> owner_user;
+  std::vector<ShareGrant> grants;  // sorted by principal
+  std::string record_type;
+};
+
+// A field value as captured. Numbers keep their exact decimal text (money must not pass through a
+// double); `json_number` marks them so that they are written as JSON numbers.
+struct FieldValue {
+  enum class Kind { null, string, number, boolean };
+  Kind kind = Kind::null;
+  std::string text;
+
+  static FieldValue null_value() { return {}; }
+  static FieldValue string_value(std::string value) { return {Kind::string, std::move(value)}; }
+  static FieldValue number_value(std::string decimal) { return {Kind::number, std::move(decimal)}; }
+  static FieldValue boolean_value(bool value) { return {Kind::boolean, value ? "true" : "false"}; }
+  friend bool operator==(const FieldValue&, const FieldValue&) = default;
+};
+
+struct Field {
+  std::string name;
+  FieldValue value;
+};
+
+// One record change, as every capture produces it and every apply worker consumes it (the Kafka
+// value, DESIGN §2). `event_id` is derived from the change's position in its source, so a change
+// captured twice (after a crash) carries the same identity.
+struct CanonicalEvent {
+  enum class Operation { upsert, remove };
+  int schema = 1;
+  std::string event_id;
+  Side source = Side::prm;
+  ObjectKind object = ObjectKind::account;
+  Operation op = Operation::upsert;
+  std::optional<std::string> prm_id;
+  std::optional<std::string> salesforce_id;
+  std::optional<std::string> dynamics_id;
+  std::string source_version;  // LSN / SystemModstamp / versionnumber
+  std::string occurred_at;     // RFC 3339, UTC
+  Actor actor;
+  std::vector<Field> fields;    // in column order
+  std::vector<std::string> changed;
+  Sharing sharing;
+  bool snapshot = false;        // read by an initial or recovery snapshot, not a live change
+};
+
+// Serialises an event as the canonical JSON document (one line, no insignificant whitespace).
+std::string to_json(const CanonicalEvent& event);
+
+// The Kafka key of an event: "object:canonical_id", so every change of a record lands in one
+// partition and stays in order.
+std::string kafka_key(ObjectKind object, const std::string& canonical_id);
+
+std::string_view to_string(Actor::Kind kind);
+std::string_view to_string(ShareGrant::Access access);
+
+}  // namespace crmsync::mapping
