@@ -37,7 +37,22 @@ mapping::SyncError classify_pg_exception(const std::exception& error, std::strin
     return {ErrorClass::transient, fmt::format("{}: connection failed: {}", what_failed, detail)};
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
+    // libpqxx 6.4 leaves sqlstate() empty on some of its typed exceptions: classify by type then.
     ErrorClass klass = classify_sqlstate(sql->sqlstate());
+    if (sql->sqlstate().empty()) {
+      if (dynamic_cast<const pqxx::insufficient_privilege*>(&error) != nullptr) {
+        klass = ErrorClass::auth;
+      } else if (dynamic_cast<const pqxx::integrity_constraint_violation*>(&error) != nullptr ||
+                 dynamic_cast<const pqxx::data_exception*>(&error) != nullptr) {
+        klass = ErrorClass::invalid;
+      } else if (dynamic_cast<const pqxx::transaction_rollback*>(&error) != nullptr) {
+        klass = ErrorClass::conflict;
+      } else if (dynamic_cast<const pqxx::insufficient_resources*>(&error) != nullptr) {
+        klass = ErrorClass::transient;
+      } else {
+        klass = ErrorClass::fatal;
+      }
+    }
     return {klass, fmt::format("{}: SQLSTATE {}: {}", what_failed, sql->sqlstate(), detail)};
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {

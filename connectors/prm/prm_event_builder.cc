@@ -213,6 +213,9 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
         }
         sharing_.grant(key, principal, *access);
       }
+      // A share of a record deleted earlier in this transaction (its shares go with it), or of a
+      // record whose own row comes later in it: the record's own event carries the sharing.
+      if (!sharing_.knows_record(key)) continue;
       CanonicalEvent event;
       event.event_id = stable_event_id(fmt::format("prm|{}|{}|{}", system_id_, lsn, position));
       event.object = *object;
@@ -311,6 +314,19 @@ void PrmEventBuilder::load_snapshot_share(const SnapshotRow& row) {
                  view.text(share.principal_type_column).value_or("") + ":" +
                      view.text(share.principal_id_column).value_or(""),
                  *access);
+}
+
+void PrmEventBuilder::load_snapshot_owner(const SnapshotRow& row) {
+  const RecordTableBinding* binding = bindings_.record_table(row.schema, row.table);
+  if (binding == nullptr) return;
+  RowView view;
+  view.names = &row.columns;
+  view.types = &row.type_oids;
+  view.snapshot_values = &row.values;
+  auto id = view.text(binding->id_column);
+  if (!id) return;
+  sharing_.set_owner({binding->object, *id}, view.text(binding->owner_org_column),
+                     view.text(binding->owner_user_column));
 }
 
 std::optional<mapping::CanonicalEvent> PrmEventBuilder::snapshot_event(const SnapshotRow& row,

@@ -45,6 +45,8 @@ class PrmEventBuilder {
 
   // Feeds a share row read by a snapshot into the sharing view (before the record rows).
   void load_snapshot_share(const SnapshotRow& row);
+  // Records a record row's owner in the sharing view (restart: the view is rebuilt from the tables).
+  void load_snapshot_owner(const SnapshotRow& row);
   // An event for a record row read by a snapshot taken at `consistent_point`.
   std::optional<mapping::CanonicalEvent> snapshot_event(const SnapshotRow& row, Lsn consistent_point,
                                                         const std::string& occurred_at);

@@ -70,13 +70,15 @@ mapping::Result<std::unique_ptr<ReplicationConnection>> ReplicationConnection::c
     const PrmConnectionSettings& settings) {
   std::string timeout = std::to_string(settings.connect_timeout.count());
   // dbname carries the URL and is expanded (expand_dbname = 1); the other keywords override it.
+  // Output functions run with these settings: timestamps in ISO form and UTC, floats exact.
+  const char* options = "-c datestyle=ISO -c timezone=UTC -c extra_float_digits=3";
   const char* keywords[] = {"dbname", "replication", "connect_timeout", "application_name",
-                            "password", nullptr};
+                            "options", "password", nullptr};
   const char* values[] = {settings.url.c_str(), "database", timeout.c_str(),
-                          settings.application_name.c_str(),
+                          settings.application_name.c_str(), options,
                           settings.password ? settings.password->reveal().c_str() : nullptr,
                           nullptr};
-  if (!settings.password) keywords[4] = nullptr;
+  if (!settings.password) keywords[5] = nullptr;
   auto impl = std::make_unique<Impl>();
   impl->connection = PQconnectdbParams(keywords, values, 1);
   if (impl->connection == nullptr) {
@@ -130,6 +132,39 @@ mapping::Result<CreatedSlot> ReplicationConnection::create_slot(const std::strin
   created.consistent_point = *point;
   if (!PQgetisnull(result.result, 0, 2)) created.snapshot_name = PQgetvalue(result.result, 0, 2);
   return created;
+}
+
+mapping::Result<SlotState> ReplicationConnection::query_slot(const std::string& slot) {
+  if (!is_valid_slot_name(slot)) {
+    return SyncError{ErrorClass::invalid, fmt::format("replication slot name \"{}\" must be 1-63 "
+                                                      "of a-z 0-9 _", slot)};
+  }
+  std::string sql = fmt::format(
+      "SELECT active, plugin, confirmed_flush_lsn, restart_lsn FROM pg_replication_slots "
+      "WHERE slot_name = '{}' AND database = current_database()",
+      slot);
+  ResultHandle result(PQexec(impl_->connection, sql.c_str()));
+  if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
+    return result_error(impl_->connection, result.result, fmt::format("look up slot {}", slot));
+  }
+  SlotState state;
+  if (PQntuples(result.result) == 0) return state;
+  state.exists = true;
+  state.active = std::string_view(PQgetvalue(result.result, 0, 0)) == "t";
+  state.plugin = PQgetvalue(result.result, 0, 1);
+  if (!PQgetisnull(result.result, 0, 2)) state.confirmed_flush = Lsn::parse(PQgetvalue(result.result, 0, 2));
+  if (!PQgetisnull(result.result, 0, 3)) state.restart_lsn = Lsn::parse(PQgetvalue(result.result, 0, 3));
+  return state;
+}
+
+mapping::Status ReplicationConnection::drop_slot(const std::string& slot) {
+  if (!is_valid_slot_name(slot)) return SyncError{ErrorClass::invalid, "invalid slot name"};
+  std::string command = fmt::format("DROP_REPLICATION_SLOT {} WAIT", slot);
+  ResultHandle result(PQexec(impl_->connection, command.c_str()));
+  if (PQresultStatus(result.result) != PGRES_COMMAND_OK) {
+    return result_error(impl_->connection, result.result, fmt::format("drop replication slot {}", slot));
+  }
+  return mapping::ok_status();
 }
 
 mapping::Status ReplicationConnection::start_replication(const std::string& slot, Lsn start,

@@ -33,6 +33,14 @@ struct CreatedSlot {
   std::string snapshot_name;  // rows as of consistent_point, importable until the next command
 };
 
+struct SlotState {
+  bool exists = false;
+  bool active = false;  // another connection streams from it
+  std::string plugin;
+  std::optional<Lsn> confirmed_flush;
+  std::optional<Lsn> restart_lsn;
+};
+
 // One logical-replication connection to the PRM database over libpq (`replication=database`):
 // slot management and the CopyBoth stream. One thread at a time; owned by the capture pipeline.
 // Errors are classified by SQLSTATE (a missing slot is `invalid`, connection loss `transient`).
@@ -48,6 +56,13 @@ class ReplicationConnection {
 
   // CREATE_REPLICATION_SLOT … LOGICAL pgoutput, exporting a snapshot when asked.
   mapping::Result<CreatedSlot> create_slot(const std::string& slot, bool export_snapshot);
+
+  // The slot as pg_replication_slots shows it (a plain query, allowed on a walsender connection
+  // before streaming starts).
+  mapping::Result<SlotState> query_slot(const std::string& slot);
+
+  // DROP_REPLICATION_SLOT … WAIT.
+  mapping::Status drop_slot(const std::string& slot);
 
   // START_REPLICATION SLOT … LOGICAL start (proto_version 1, publication_names, messages on).
   mapping::Status start_replication(const std::string& slot, Lsn start,

@@ -7,6 +7,12 @@ void SharingView::set_owner(const RecordKey& record, std::optional<std::string> 
   Entry& entry = records_[record];
   entry.owner_partner_org = std::move(partner_org);
   entry.owner_user = std::move(user);
+  entry.record_seen = true;
+}
+
+bool SharingView::knows_record(const RecordKey& record) const {
+  auto it = records_.find(record);
+  return it != records_.end() && it->second.record_seen;
 }
 
 void SharingView::grant(const RecordKey& record, const std::string& principal,

@@ -23,6 +23,10 @@ class SharingView {
   void revoke(const RecordKey& record, const std::string& principal);
   void forget(const RecordKey& record);
 
+  // True once the record itself was seen (snapshot, load or stream), and until it is forgotten.
+  // Share rows may name a record not seen yet (written earlier in the same transaction).
+  bool knows_record(const RecordKey& record) const;
+
   // The record's sharing; deny by default: an unknown record has no owner and no grants.
   mapping::Sharing sharing_of(const RecordKey& record) const;
   std::size_t record_count() const { return records_.size(); }
@@ -32,6 +36,7 @@ class SharingView {
     std::optional<std::string> owner_partner_org;
     std::optional<std::string> owner_user;
     std::map<std::string, mapping::ShareGrant::Access> grants;
+    bool record_seen = false;
   };
   std::map<RecordKey, Entry> records_;
 };

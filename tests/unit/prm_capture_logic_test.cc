@@ -119,6 +119,32 @@ TEST_F(Capture, ShareRowsTravelAsTheRecordsCompleteSharing) {
               ElementsAre(mapping::ShareGrant{"partner_user:user-c1", mapping::ShareGrant::Access::edit}));
 }
 
+TEST_F(Capture, SharesGoingWithADeletedRecordDoNotResurrectIt) {
+  builder.build(transaction({deals_relation(), InsertMessage{100, deal_row("d1", "Deal", "10")},
+                             shares_relation(),
+                             InsertMessage{200, {text("deal"), text("d1"), text("partner_org"), text("org-b"), text("read")}}},
+                            0x100));
+  TupleData key(9, null());
+  key[0] = text("d1");
+  auto built = builder.build(transaction(
+      {DeleteMessage{100, 'K', key},
+       DeleteMessage{200, 'K', {text("deal"), text("d1"), text("partner_org"), text("org-b"), null()}}},
+      0x200));
+  ASSERT_EQ(built.events.size(), 1u);
+  EXPECT_EQ(built.events[0].op, CanonicalEvent::Operation::remove);
+}
+
+TEST_F(Capture, ShareWrittenBeforeItsRecordTravelsWithTheRecord) {
+  auto built = builder.build(transaction(
+      {shares_relation(),
+       InsertMessage{200, {text("deal"), text("d9"), text("partner_org"), text("org-b"), text("edit")}},
+       deals_relation(), InsertMessage{100, deal_row("d9", "Deal", "10")}},
+      0x100));
+  ASSERT_EQ(built.events.size(), 1u);
+  ASSERT_EQ(built.events[0].sharing.grants.size(), 1u);
+  EXPECT_EQ(built.events[0].sharing.grants[0].principal, "partner_org:org-b");
+}
+
 TEST_F(Capture, UnknownRecordIsSharedWithNobody) {
   auto sharing = builder.sharing().sharing_of({mapping::ObjectKind::deal, "never-seen"});
   EXPECT_FALSE(sharing.owner_partner_org.has_value());
