@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "daemon/duration.h"
@@ -211,6 +214,84 @@ void read_kafka(TomlConfigReader& reader, KafkaSection& kafka) {
                 kafka.request_timeout);
 }
 
+// Parses a byte size: a whole number with an optional binary unit, B, KiB, MiB or GiB.
+std::optional<std::int64_t> parse_byte_size(std::string_view text) {
+  std::int64_t number = 0;
+  auto [rest, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || rest == text.data() || number < 0) return std::nullopt;
+  std::string_view unit(rest, static_cast<std::size_t>(text.data() + text.size() - rest));
+  std::int64_t factor = 0;
+  if (unit.empty() || unit == "B") {
+    factor = 1;
+  } else if (unit == "KiB") {
+    factor = 1LL << 10;
+  } else if (unit == "MiB") {
+    factor = 1LL << 20;
+  } else if (unit == "GiB") {
+    factor = 1LL << 30;
+  } else {
+    return std::nullopt;
+  }
+  if (number > std::numeric_limits<std::int64_t>::max() / factor) return std::nullopt;
+  return number * factor;
+}
+
+void read_prm(TomlConfigReader& reader, std::optional<PrmSection>& target) {
+  if (!reader.has_table("prm")) return;
+  PrmSection prm;
+  if (auto url = reader.get_string("prm.database_url", Requirement::required)) {
+    if (!url->starts_with("postgresql://") && !url->starts_with("postgres://")) {
+      reader.add_problem("prm.database_url", "expected a postgresql:// URL such as "
+                                             "\"postgresql://crmsync_prm@portal-db:5432/prm\"");
+    } else if (state::url_has_password(*url)) {
+      reader.add_problem("prm.database_url", "must not contain a password; put the password in a "
+                                             "file readable only by crmsync and set prm.password_file");
+    } else {
+      prm.database_url = *url;
+    }
+  }
+  if (auto path = reader.get_string("prm.password_file", Requirement::optional)) {
+    if (path->empty() || path->front() != '/') {
+      reader.add_problem("prm.password_file", fmt::format("expected an absolute path, got \"{}\"", *path));
+    } else {
+      prm.password_file = *path;
+    }
+  }
+  for (auto [key, field] : {std::pair{"prm.slot", &prm.slot}, std::pair{"prm.publication", &prm.publication}}) {
+    auto value = reader.get_string(key, Requirement::optional);
+    if (!value) continue;
+    bool ok = !value->empty() && value->size() <= 63;
+    for (char c : *value) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    if (!ok) {
+      reader.add_problem(key, fmt::format("expected 1 to 63 of a-z 0-9 _, got \"{}\"", *value));
+    } else {
+      *field = *value;
+    }
+  }
+  read_duration(reader, "prm.status_interval", {milliseconds(100), std::chrono::seconds(30)},
+                prm.status_interval);
+  read_duration(reader, "prm.connect_timeout", {std::chrono::seconds(1), std::chrono::minutes(5)},
+                prm.connect_timeout);
+  if (auto rows = reader.get_integer("prm.snapshot_batch_rows", Requirement::optional)) {
+    if (*rows < 100 || *rows > 1'000'000) {
+      reader.add_problem("prm.snapshot_batch_rows", fmt::format("{} is out of range; allowed 100 to 1000000", *rows));
+    } else {
+      prm.snapshot_batch_rows = *rows;
+    }
+  }
+  if (auto size = reader.get_string("prm.retained_wal_warning", Requirement::optional)) {
+    auto bytes = parse_byte_size(*size);
+    if (!bytes || *bytes < (1LL << 20)) {
+      reader.add_problem("prm.retained_wal_warning",
+                         fmt::format("expected a size of at least 1MiB such as \"512MiB\" or \"2GiB\", "
+                                     "got \"{}\"", *size));
+    } else {
+      prm.retained_wal_warning_bytes = *bytes;
+    }
+  }
+  target = std::move(prm);
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -250,6 +331,7 @@ Config parse_config(std::string_view toml_text, const std::string& display_name)
   read_admin(reader, config.admin);
   read_state(reader, config.state);
   read_kafka(reader, config.kafka);
+  read_prm(reader, config.prm);
   reader.report_unknown_keys();
   if (!reader.problems().empty()) throw ConfigError(reader.problems());
   return config;

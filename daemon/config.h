@@ -52,6 +52,18 @@ struct KafkaSection {
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
 };
 
+// [prm] — the partner portal's PostgreSQL database. Capture runs when this section is present.
+struct PrmSection {
+  std::string database_url;  // required in the section; the daemon's PRM role, no password in it
+  std::optional<std::filesystem::path> password_file;
+  std::string slot{"crmsync_prm"};
+  std::string publication{"crmsync_prm"};
+  std::chrono::milliseconds status_interval{std::chrono::seconds(10)};
+  std::int64_t snapshot_batch_rows = 5000;
+  std::int64_t retained_wal_warning_bytes = 1LL << 30;
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+};
+
 // The validated configuration of one crmsync process (docs/configuration.md documents each key).
 // Built only by load_config(): a Config that exists is valid.
 struct Config {
@@ -61,6 +73,7 @@ struct Config {
   AdminSection admin;
   StateSection state;
   KafkaSection kafka;
+  std::optional<PrmSection> prm;
 };
 
 // Everything wrong with a configuration file, one line per problem, each naming the key and the

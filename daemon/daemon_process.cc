@@ -13,6 +13,7 @@
 #include "daemon/dependency_supervisor.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
+#include "daemon/prm_capture_service.h"
 #include "daemon/readiness.h"
 #include "daemon/settings_from_config.h"
 #include "daemon/signal_waiter.h"
@@ -67,8 +68,10 @@ int DaemonProcess::run() {
             config_.daemon.instance_id, config_.source_file.string());
 
   state::StateDatabaseSettings state_settings;
+  std::optional<connectors::prm::PrmCaptureSettings> capture_settings;
   try {
     state_settings = state_settings_from(config_, logging_.redactor());
+    if (config_.prm) capture_settings = prm_capture_settings_from(config_, logging_.redactor());
   } catch (const std::exception& error) {
     log->critical("cannot start: {}", error.what());
     return 2;
@@ -110,6 +113,23 @@ int DaemonProcess::run() {
                                   mapping::make_uniform_random());
   supervisor.start();
 
+  std::unique_ptr<PrmCaptureService> capture;
+  if (capture_settings) {
+    capture = std::make_unique<PrmCaptureService>(*capture_settings, state_settings,
+                                                  kafka_settings_from(config_), retry, metrics,
+                                                  logging_.logger("prm_capture"));
+    try {
+      capture->start();
+    } catch (const std::exception& error) {
+      log->critical("cannot start: {}", error.what());
+      supervisor.stop();
+      admin.stop();
+      return 1;
+    }
+  } else {
+    log->info("prm capture disabled: no [prm] section in the configuration");
+  }
+
   SystemdNotifier systemd;
   systemd.ready("started; waiting for the state database and Kafka");
   milliseconds tick(1000);
@@ -120,9 +140,18 @@ int DaemonProcess::run() {
   }
 
   bool was_ready = false;
+  int exit_code = 0;
   while (true) {
     std::optional<ProcessSignal> signal = signals_.wait(tick);
     if (signal == ProcessSignal::terminate) break;
+    if (capture) {
+      capture->publish_metrics();
+      if (auto fatal = capture->fatal_error()) {
+        log->critical("stopping: {}", *fatal);
+        exit_code = 1;
+        break;
+      }
+    }
     if (signal == ProcessSignal::reload) {
       systemd.reloading();
       try {
@@ -157,10 +186,14 @@ int DaemonProcess::run() {
   readiness.set_draining();
   ready_gauge.set(0);
   systemd.stopping("draining");
+  if (capture) {
+    capture->stop();  // stop intake: drain in-flight events to Kafka and confirm them
+    capture->publish_metrics();
+  }
   supervisor.stop();
   admin.stop();
-  log->info("crmsync stopped cleanly");
-  return 0;
+  if (exit_code == 0) log->info("crmsync stopped cleanly");
+  return exit_code;
 }
 
 void DaemonProcess::reload_configuration() {

@@ -27,4 +27,28 @@ connectors::kafka::KafkaSettings kafka_settings_from(const Config& config) {
   return settings;
 }
 
+connectors::prm::PrmCaptureSettings prm_capture_settings_from(const Config& config,
+                                                              LogRedactor& redactor) {
+  const PrmSection& prm = *config.prm;
+  connectors::prm::PrmCaptureSettings settings;
+  settings.connection.url = prm.database_url;
+  settings.connection.connect_timeout = std::chrono::ceil<std::chrono::seconds>(prm.connect_timeout);
+  settings.connection.application_name = "crmsync-capture/" + config.daemon.instance_id;
+  if (prm.password_file) {
+    settings.connection.password = read_credential_file(*prm.password_file);
+    redactor.add_secret(settings.connection.password->reveal());
+  }
+  settings.slot = prm.slot;
+  settings.publication = prm.publication;
+  settings.topic = config.kafka.topic_prefix + ".changes.prm";
+  settings.deadletter_topic = config.kafka.topic_prefix + ".deadletter";
+  settings.status_interval = prm.status_interval;
+  settings.snapshot_batch_rows = static_cast<std::size_t>(prm.snapshot_batch_rows);
+  settings.retained_wal_warning_bytes = prm.retained_wal_warning_bytes;
+  // Leave half the shutdown grace for what comes after the capture's drain.
+  settings.drain_timeout = std::min<std::chrono::milliseconds>(std::chrono::seconds(10),
+                                                               config.daemon.shutdown_grace / 2);
+  return settings;
+}
+
 }  // namespace crmsync::daemon

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "connectors/kafka/kafka_settings.h"
+#include "connectors/prm/prm_capture.h"
 #include "daemon/config.h"
 #include "state/state_database.h"
 
@@ -13,5 +14,10 @@ class LogRedactor;
 state::StateDatabaseSettings state_settings_from(const Config& config, LogRedactor& redactor);
 
 connectors::kafka::KafkaSettings kafka_settings_from(const Config& config);
+
+// The PRM capture settings of `config.prm` (which must be present), with the password read from
+// prm.password_file (and registered with `redactor`) and topics named after kafka.topic_prefix.
+connectors::prm::PrmCaptureSettings prm_capture_settings_from(const Config& config,
+                                                              LogRedactor& redactor);
 
 }  // namespace crmsync::daemon

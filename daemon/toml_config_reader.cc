@@ -84,6 +84,11 @@ std::string TomlConfigReader::position_of(const toml::node* node) const {
   return display_name_;
 }
 
+bool TomlConfigReader::has_table(std::string_view key) const {
+  auto located = root_.at_path(key);
+  return located && located.node()->is_table();
+}
+
 void TomlConfigReader::add_problem(std::string_view key, std::string_view message) {
   const toml::node* node = nullptr;
   if (auto located = root_.at_path(key); located) node = located.node();

@@ -27,6 +27,9 @@ class TomlConfigReader {
   std::optional<std::vector<std::string>> get_string_list(std::string_view key,
                                                           Requirement requirement);
 
+  // True when `key` names a table in the file (an optional section that is present).
+  bool has_table(std::string_view key) const;
+
   // Records a problem with `key`, at the key's position when it is in the file.
   void add_problem(std::string_view key, std::string_view message);
 

@@ -332,10 +332,10 @@ class PrmCapture::Session {
       }
       owner_.producer_.poll(std::chrono::milliseconds(0));
       if (delivery_failure_) return *delivery_failure_;
+      // Confirm on the server's request and every status interval: the interval bounds both
+      // how long WAL is kept for us and how much is re-sent after a crash.
       bool due = Clock::now() - last_status_ >= settings_.status_interval;
-      bool progressed = tracker_.safe_flush() > last_sent_flush_ &&
-                        Clock::now() - last_status_ >= std::chrono::seconds(1);
-      if (reply_now || due || progressed) {
+      if (reply_now || due) {
         if (auto sent = send_status(false); !sent) return sent;
       }
       if (Clock::now() - last_wal_check_ >= settings_.retained_wal_check_interval) check_retained_wal();

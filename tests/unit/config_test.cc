@@ -194,6 +194,36 @@ TEST(Config, RetryBoundsMustBeOrdered) {
               ElementsAre(HasSubstr("daemon.retry_max_backoff: must not be shorter")));
 }
 
+TEST(Config, PrmSectionIsOptionalAndValidated) {
+  EXPECT_FALSE(parse_config(kMinimal, "crmsync.toml").prm.has_value());
+  Config config = parse_config(std::string(kMinimal) + R"(
+[prm]
+database_url = "postgresql://crmsync_prm@portal-db/prm"
+slot = "crmsync_eu"
+status_interval = "5s"
+retained_wal_warning = "512MiB"
+)",
+                               "crmsync.toml");
+  ASSERT_TRUE(config.prm.has_value());
+  EXPECT_EQ(config.prm->slot, "crmsync_eu");
+  EXPECT_EQ(config.prm->publication, "crmsync_prm");
+  EXPECT_EQ(config.prm->status_interval, std::chrono::seconds(5));
+  EXPECT_EQ(config.prm->retained_wal_warning_bytes, 512LL << 20);
+
+  EXPECT_THAT(problems_of(std::string(kMinimal) + R"(
+[prm]
+slot = "Has-Dash"
+retained_wal_warning = "lots"
+snapshot_batch_rows = 5
+)"),
+              ElementsAre(HasSubstr("prm.database_url: required key is missing"),
+                          HasSubstr("prm.slot: expected 1 to 63 of a-z 0-9 _"),
+                          HasSubstr("prm.snapshot_batch_rows: 5 is out of range"),
+                          HasSubstr("prm.retained_wal_warning: expected a size")));
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[prm]\ndatabase_url = \"postgresql://u:pw@h/prm\"\n"),
+              ElementsAre(HasSubstr("prm.database_url: must not contain a password")));
+}
+
 TEST(Config, MissingFileSaysHowToPointAtOne) {
   try {
     load_config("/nonexistent/crmsync.toml");
