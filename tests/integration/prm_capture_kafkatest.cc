@@ -7,6 +7,7 @@
 
 #include "connectors/kafka/kafka_consumer.h"
 #include "connectors/kafka/kafka_producer.h"
+#include "connectors/prm/prm_applier.h"
 #include "connectors/prm/prm_capture.h"
 #include "daemon/logging.h"
 #include "state/migrator.h"
@@ -286,6 +287,25 @@ TEST_F(PrmCaptureTest, OwnAppliedWritesAreNotCapturedBack) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].prm_id(), real);
   EXPECT_GE(capture->probe().echo_transactions_skipped.load(), 1u);
+}
+
+TEST_F(PrmCaptureTest, ChangesWrittenByThePrmApplierAreNotCapturedBack) {
+  std::string account = insert_account("Applier echo " + name);
+  start_capture();
+  wait_until_streaming();
+  auto applier = PrmApplier::connect(settings.connection, reference_schema_bindings());
+  ASSERT_TRUE(applier.ok()) << applier.error().message;
+  PrmUpsert update;
+  update.object = mapping::ObjectKind::account;
+  update.prm_id = account;
+  update.fields = {{"industry", mapping::FieldValue::string_value("from the CRM")}};
+  { auto applied = applier.value()->apply({update}, "echo-test"); ASSERT_TRUE(applied.ok()) << applied.error().message; }
+  scalar("UPDATE prm.accounts SET website = 'typed in the portal', modified_by_kind = 'internal_user' "
+         "WHERE id = $1 RETURNING 1", {account});
+  auto events = read_events({account}, 2);  // the snapshot, then only the portal's update
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[0].json.HasMember("snapshot"));
+  EXPECT_THAT(events[1].changed(), ElementsAre("website"));
 }
 
 TEST_F(PrmCaptureTest, ResumesFromItsSlotAfterAStop) {
