@@ -245,9 +245,11 @@ class PrmCapture::Session {
     BuiltTransaction built = builder_->build(transaction);
     owner_.probe_.ignored_rows += built.ignored_rows;
     tracker_.add(end, built.events.size() + built.dead_letters.size());
-    auto on_delivery = [this, end](const mapping::Result<kafka::DeliveredRecord>& delivered) {
+    std::int64_t commit_unix_us = postgres_to_unix_epoch_us(transaction.commit.commit_time_us);
+    auto on_delivery = [this, end, commit_unix_us](const mapping::Result<kafka::DeliveredRecord>& delivered) {
       if (delivered.ok()) {
         tracker_.acknowledge(end);
+        if (settings_.on_acknowledged) settings_.on_acknowledged(commit_unix_us, unix_now_us());
       } else if (!delivery_failure_) {
         delivery_failure_ = delivered.error();
       }
@@ -309,7 +311,11 @@ class PrmCapture::Session {
   Status stream(const std::atomic<bool>& stop) {
     check_retained_wal();
     while (!stop) {
-      auto frame = replication_->read_frame(std::chrono::milliseconds(200));
+      // While events are in flight, wait briefly so that delivery reports (served by poll below)
+      // are not held back behind an idle stream.
+      auto wait = tracker_.transactions_in_flight() > 0 ? std::chrono::milliseconds(2)
+                                                        : std::chrono::milliseconds(200);
+      auto frame = replication_->read_frame(wait);
       if (!frame) return frame.error();
       bool reply_now = false;
       if (frame.value()) {

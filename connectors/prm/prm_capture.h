@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,11 @@ class KafkaProducer;
 
 namespace crmsync::connectors::prm {
 
+// Called on the capture thread for every event Kafka acknowledged, with its transaction's commit
+// time and the acknowledgement time (microseconds since the Unix epoch): for commit-to-Kafka
+// latency measurements (benchmarks, histograms). Must be quick.
+using AcknowledgementObserver = std::function<void(std::int64_t commit_unix_us, std::int64_t ack_unix_us)>;
+
 struct PrmCaptureSettings {
   PrmConnectionSettings connection;
   std::string slot{"crmsync_prm"};
@@ -32,6 +38,7 @@ struct PrmCaptureSettings {
   long long retained_wal_warning_bytes = 1LL << 30;
   std::chrono::milliseconds retained_wal_check_interval{std::chrono::seconds(60)};
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(10)};
+  AcknowledgementObserver on_acknowledged;  // optional
 };
 
 // What the capture reports for /metrics and `crmsync status`. Written by the capture thread,
