@@ -138,6 +138,7 @@ class PrmCaptureTest : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + seconds(60);
     while (events.size() < expected && std::chrono::steady_clock::now() < deadline) {
       auto polled = consumer.value()->poll(milliseconds(200));
+      if (!polled && polled.error().error_class == mapping::ErrorClass::transient) continue;  // topic not created yet
       if (!polled) throw std::runtime_error(polled.error().message);
       if (!polled.value()) continue;
       Event event;
@@ -216,6 +217,29 @@ TEST_F(PrmCaptureTest, SnapshotThenStreamInCommitOrderWithSharing) {
   EXPECT_THAT(events[3].changed(), ElementsAre("amount"));
   EXPECT_EQ(events[3].json["sharing"]["grants"].Size(), 1u);  // sharing travels with every change
   EXPECT_EQ(events[4].op(), "delete");
+}
+
+TEST_F(PrmCaptureTest, AccountInsertUpdateDeleteAndOwnerChange) {
+  start_capture();
+  wait_until_streaming();
+  std::string account = insert_account("Account " + name);
+  std::string other = scalar("INSERT INTO prm.partner_orgs (name, tier) VALUES ($1, 'platinum') RETURNING id",
+                             {name + "-other"});
+  scalar("UPDATE prm.accounts SET industry = 'Retail', modified_by_kind = 'internal_user', modified_by_id = 'bob' "
+         "WHERE id = $1 RETURNING 1", {account});
+  scalar("UPDATE prm.accounts SET owner_partner_org_id = $2, modified_by_kind = 'internal_user' "
+         "WHERE id = $1 RETURNING 1", {account, other});
+  scalar("DELETE FROM prm.accounts WHERE id = $1 RETURNING 1", {account});
+  (void)admin->execute("DELETE FROM prm.partner_orgs WHERE id = $1", {other});
+  auto events = read_events({account}, 4);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].op(), "upsert");
+  EXPECT_THAT(events[1].changed(), ElementsAre("industry"));
+  EXPECT_EQ(std::string(events[1].json["actor"]["id"].GetString()), "bob");
+  EXPECT_THAT(events[2].changed(), ElementsAre("sharing"));
+  EXPECT_EQ(std::string(events[2].json["sharing"]["owner"]["partner_org"].GetString()), other);
+  EXPECT_EQ(events[3].op(), "delete");
+  EXPECT_EQ(events[3].key, "account:" + account);
 }
 
 TEST_F(PrmCaptureTest, LargeTransactionArrivesWhole) {
