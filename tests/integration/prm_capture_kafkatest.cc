@@ -354,7 +354,14 @@ TEST_F(PrmCaptureTest, VanishedSlotIsReportedAndRecoveredWithASnapshot) {
   start_capture();
   wait_until_streaming();
   stop_capture();
-  scalar("SELECT pg_drop_replication_slot($1)::text", {name});
+  // The server ends its WAL sender a moment after the client disconnects; the slot can be dropped
+  // once it is inactive.
+  bool dropped = false;
+  for (int attempt = 0; attempt < 100 && !dropped; ++attempt) {
+    dropped = admin->execute("SELECT pg_drop_replication_slot($1)::text", {name}).ok();
+    if (!dropped) std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_TRUE(dropped) << "slot " << name << " stayed active";
   std::string while_lost = insert_deal(account, "changed while the slot was gone", "3");
   start_capture();
   wait_until_streaming();
