@@ -1,6 +1,6 @@
 #include "daemon/settings_from_config.h"
 
-#include "daemon/credential_file.h"
+#include "state/credential_file.h"
 #include "daemon/log_redactor.h"
 
 namespace crmsync::daemon {
@@ -13,7 +13,7 @@ state::StateDatabaseSettings state_settings_from(const Config& config, LogRedact
       std::chrono::ceil<std::chrono::seconds>(config.state.connect_timeout);
   settings.application_name = "crmsync/" + config.daemon.instance_id;
   if (config.state.password_file) {
-    settings.password = read_credential_file(*config.state.password_file);
+    settings.password = state::read_credential_file(*config.state.password_file);
     redactor.add_secret(settings.password->reveal());
   }
   return settings;
@@ -35,7 +35,7 @@ connectors::prm::PrmCaptureSettings prm_capture_settings_from(const Config& conf
   settings.connection.connect_timeout = std::chrono::ceil<std::chrono::seconds>(prm.connect_timeout);
   settings.connection.application_name = "crmsync-capture/" + config.daemon.instance_id;
   if (prm.password_file) {
-    settings.connection.password = read_credential_file(*prm.password_file);
+    settings.connection.password = state::read_credential_file(*prm.password_file);
     redactor.add_secret(settings.connection.password->reveal());
   }
   settings.slot = prm.slot;

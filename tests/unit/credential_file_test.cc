@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "daemon/credential_file.h"
+#include "state/credential_file.h"
 #include "tests/support/service_env.h"
 
-namespace crmsync::daemon {
+namespace crmsync::state {
 namespace {
 
 using ::testing::AllOf;
@@ -66,4 +66,4 @@ TEST_F(CredentialFileTest, RefusesASymlink) {
 }
 
 }  // namespace
-}  // namespace crmsync::daemon
+}  // namespace crmsync::state

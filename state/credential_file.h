@@ -5,7 +5,7 @@
 
 #include "mapping/secret.h"
 
-namespace crmsync::daemon {
+namespace crmsync::state {
 
 // Reads a credential (a password, a key) from a file: systemd's LoadCredential= directory, a
 // Kubernetes secret mount, or a local file with mode 0600. Refuses a file that its group or
@@ -13,4 +13,4 @@ namespace crmsync::daemon {
 // removed. Throws std::runtime_error naming the file and what to do; never the value.
 mapping::SecretString read_credential_file(const std::filesystem::path& file);
 
-}  // namespace crmsync::daemon
+}  // namespace crmsync::state

@@ -1,4 +1,4 @@
-#include "daemon/credential_file.h"
+#include "state/credential_file.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-namespace crmsync::daemon {
+namespace crmsync::state {
 
 mapping::SecretString read_credential_file(const std::filesystem::path& file) {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -58,4 +58,4 @@ mapping::SecretString read_credential_file(const std::filesystem::path& file) {
   return mapping::SecretString(std::move(value));
 }
 
-}  // namespace crmsync::daemon
+}  // namespace crmsync::state
