@@ -79,29 +79,61 @@ mapping::Status StateDatabase::ping() {
   return mapping::ok_status();
 }
 
+namespace {
+
+QueryRows rows_of(const pqxx::result& result) {
+  QueryRows rows;
+  rows.reserve(result.size());
+  for (const auto& row : result) {
+    QueryRow out;
+    out.reserve(row.size());
+    for (const auto& field : row) {
+      if (field.is_null()) {
+        out.emplace_back(std::nullopt);
+      } else {
+        out.emplace_back(field.c_str());
+      }
+    }
+    rows.push_back(std::move(out));
+  }
+  return rows;
+}
+
+}  // namespace
+
 mapping::Result<QueryRows> StateDatabase::execute(std::string_view sql, const QueryRow& params) {
   try {
     pqxx::work txn(session_->connection);
-    pqxx::result result =
-        txn.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params));
-    QueryRows rows;
-    rows.reserve(result.size());
-    for (const auto& row : result) {
-      QueryRow out;
-      out.reserve(row.size());
-      for (const auto& field : row) {
-        if (field.is_null()) {
-          out.emplace_back(std::nullopt);
-        } else {
-          out.emplace_back(field.c_str());
-        }
-      }
-      rows.push_back(std::move(out));
-    }
+    QueryRows rows = rows_of(txn.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params)));
     txn.commit();
     return rows;
   } catch (const std::exception& error) {
     return classify_pg_exception(error, "state database query");
+  }
+}
+
+mapping::Status StateDatabase::in_transaction(const std::function<mapping::Status(const Executor&)>& body) {
+  try {
+    pqxx::work txn(session_->connection);
+    std::optional<mapping::SyncError> statement_failure;
+    Executor execute = [&](std::string_view sql, const QueryRow& params) -> mapping::Result<QueryRows> {
+      if (statement_failure) return *statement_failure;  // the transaction is already aborted
+      try {
+        return rows_of(txn.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params)));
+      } catch (const pqxx::broken_connection&) {
+        throw;
+      } catch (const std::exception& error) {
+        statement_failure = classify_pg_exception(error, "state database statement");
+        return *statement_failure;
+      }
+    };
+    mapping::Status outcome = body(execute);
+    if (!outcome) return outcome;  // pqxx::work rolls back when destroyed uncommitted
+    if (statement_failure) return *statement_failure;
+    txn.commit();
+    return mapping::ok_status();
+  } catch (const std::exception& error) {
+    return classify_pg_exception(error, "state database transaction");
   }
 }
 

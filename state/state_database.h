@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,11 @@ class StateDatabase {
 
   // Runs one statement with positional parameters ($1, $2, …) in its own transaction.
   mapping::Result<QueryRows> execute(std::string_view sql, const QueryRow& params = {});
+
+  // Several statements in one transaction: `body` runs them through the given executor; the
+  // transaction commits when it returns ok and rolls back otherwise (or on a failed statement).
+  using Executor = std::function<mapping::Result<QueryRows>(std::string_view sql, const QueryRow& params)>;
+  mapping::Status in_transaction(const std::function<mapping::Status(const Executor& execute)>& body);
 
   const std::string& schema() const { return schema_; }
 

@@ -19,8 +19,8 @@ struct HttpRequest {
   // every absolute URL the emulators return starts with it.
   std::string base_url;
 
-  std::string path() const;          // target without the query, percent-decoded
-  std::string raw_query() const;     // after '?', still encoded
+  std::string path() const;                          // target without the query, percent-decoded
+  std::string raw_query() const;                     // after '?', still encoded
   std::map<std::string, std::string> query() const;  // decoded
   std::string header(std::string_view name) const;   // "" when absent
   bool has_header(std::string_view name) const;

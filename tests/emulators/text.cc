@@ -6,7 +6,9 @@
 namespace crmsync::emulators {
 
 namespace {
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -24,8 +26,8 @@ std::string to_lower(std::string_view text) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 bool istarts_with(std::string_view text, std::string_view prefix) {
@@ -42,8 +44,8 @@ std::string decode(std::string_view text, bool plus_is_space) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() &&
-        hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+    if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+        hex_value(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
       i += 2;
     } else if (plus_is_space && text[i] == '+') {
@@ -56,9 +58,13 @@ std::string decode(std::string_view text, bool plus_is_space) {
 }
 }  // namespace
 
-std::string url_decode(std::string_view text) { return decode(text, true); }
+std::string url_decode(std::string_view text) {
+  return decode(text, true);
+}
 
-std::string url_decode_path(std::string_view text) { return decode(text, false); }
+std::string url_decode_path(std::string_view text) {
+  return decode(text, false);
+}
 
 std::string url_encode(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -85,7 +91,8 @@ std::map<std::string, std::string> parse_query_string(std::string_view text) {
     if (pair.empty()) continue;
     auto eq = pair.find('=');
     std::string key = url_decode(pair.substr(0, eq));
-    std::string value = eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
+    std::string value =
+        eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
     out[key] = value;
   }
   return out;
@@ -96,7 +103,8 @@ std::string base64_encode(std::string_view bytes) {
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
     unsigned n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                 (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
+                 (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                 static_cast<unsigned char>(bytes[i + 2]);
     out += kBase64[(n >> 18) & 63];
     out += kBase64[(n >> 12) & 63];
     out += kBase64[(n >> 6) & 63];
@@ -108,7 +116,8 @@ std::string base64_encode(std::string_view bytes) {
     out += kBase64[(n >> 12) & 63];
     out += "==";
   } else if (i + 2 == bytes.size()) {
-    unsigned n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
+    unsigned n = (static_cast<unsigned char>(bytes[i]) << 16) |
+                 (static_cast<unsigned char>(bytes[i + 1]) << 8);
     out += kBase64[(n >> 18) & 63];
     out += kBase64[(n >> 12) & 63];
     out += kBase64[(n >> 6) & 63];
@@ -124,12 +133,18 @@ std::string base64url_decode(std::string_view text) {
   for (char c : text) {
     if (c == '=') break;
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else return {};
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      v = 62;
+    else if (c == '_' || c == '/')
+      v = 63;
+    else
+      return {};
     buffer = (buffer << 6) | static_cast<unsigned>(v);
     bits += 6;
     if (bits >= 8) {

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tests/emulators/http_message.h"
+
+namespace crmsync::emulators {
+
+// Flags shared by both emulators (see docs/emulators.md for the defaults).
+struct EmulatorSettings {
+  std::string client_id = "crmsync-emulator-client";
+  std::string client_secret = "crmsync-emulator-secret";
+  std::string user_password = "crmsync-emulator-password";  // Salesforce password grant
+  int page_size = 0;                        // 0: the API's own default (2000 / 5000)
+  std::int64_t daily_api_limit = 15000;     // Salesforce DailyApiRequests
+  std::int64_t requests_per_window = 6000;  // Dataverse service protection, per 300 s
+  std::chrono::seconds token_ttl{0};        // 0: the API's default (7200 s / 3599 s)
+  bool rotate_refresh_tokens = false;       // Salesforce refresh-token rotation
+  std::string jwt_public_key_pem;           // Salesforce JWT bearer flow; empty: flow refused
+  std::string seed_json;                    // the --seed file, reloaded by reset
+};
+
+// One emulated CRM API behind the shared server, admin API and fault rules. Implementations
+// serialise their own state; every method may be called from any server thread.
+class EmulatedApi {
+ public:
+  virtual ~EmulatedApi() = default;
+
+  // An API request (anything not under /_emulator/). Sets nothing on fault rules.
+  virtual HttpResponse handle(const HttpRequest& request) = 0;
+  // The route name a request counts under in the call statistics, e.g. "GET sobjects/{id}".
+  virtual std::string endpoint_name(const HttpRequest& request) const = 0;
+  // The API's own error answer for an injected status.
+  virtual HttpResponse fault_response(int status, const std::string& code,
+                                      const std::string& message,
+                                      int retry_after_seconds) const = 0;
+
+  // Admin operations.
+  virtual void reset() = 0;
+  virtual std::optional<std::string> load_seed(std::string_view json) = 0;  // error text on failure
+  virtual std::optional<std::string> records_json(std::string_view object) = 0;
+  virtual void expire_tokens() = 0;
+  // API-specific admin routes (/_emulator/<rest>); nothing when unknown.
+  virtual std::optional<HttpResponse> admin(const HttpRequest& request, std::string_view rest) = 0;
+};
+
+}  // namespace crmsync::emulators
