@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "daemon/commands.h"
+#include "daemon/secrets_cli.h"
 #include "daemon/signal_waiter.h"
 
 namespace crmsync::daemon {
@@ -54,6 +55,8 @@ int run_cli(int argc, char** argv) {
   add_config_option(*check, options);
   check->add_flag("--json", options.json, "machine-readable output");
 
+  SecretsCli secrets(app, options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -66,6 +69,7 @@ int run_cli(int argc, char** argv) {
   if (*migrate) return migrate_command(options, dry_run);
   if (*version) return version_command(options.json);
   if (*check) return config_check_command(options);
+  if (secrets.chosen()) return secrets.run();
   return kExitUsage;
 }
 

@@ -292,6 +292,25 @@ void read_prm(TomlConfigReader& reader, std::optional<PrmSection>& target) {
   target = std::move(prm);
 }
 
+void read_secrets(TomlConfigReader& reader, std::optional<SecretsSection>& target) {
+  if (!reader.has_table("secrets")) return;
+  SecretsSection secrets;
+  if (auto path = reader.get_string("secrets.master_key_file", Requirement::required)) {
+    if (path->empty() || path->front() != '/') {
+      reader.add_problem("secrets.master_key_file",
+                         fmt::format("expected an absolute path to the master key file, got \"{}\"", *path));
+    } else {
+      secrets.master_key_file = *path;
+    }
+  }
+  read_duration(reader, "secrets.previous_grace", {milliseconds(0), std::chrono::hours(24 * 30)},
+                secrets.previous_grace);
+  read_duration(reader, "secrets.reload_interval", {std::chrono::seconds(1), std::chrono::minutes(10)},
+                secrets.reload_interval);
+  read_duration(reader, "secrets.max_age", {std::chrono::hours(1), std::chrono::hours(24 * 3650)}, secrets.max_age);
+  target = std::move(secrets);
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -332,6 +351,7 @@ Config parse_config(std::string_view toml_text, const std::string& display_name)
   read_state(reader, config.state);
   read_kafka(reader, config.kafka);
   read_prm(reader, config.prm);
+  read_secrets(reader, config.secrets);
   reader.report_unknown_keys();
   if (!reader.problems().empty()) throw ConfigError(reader.problems());
   return config;

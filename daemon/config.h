@@ -64,6 +64,14 @@ struct PrmSection {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
 };
 
+// [secrets] — the encrypted secret store in the state database (optional).
+struct SecretsSection {
+  std::filesystem::path master_key_file;  // required in the section
+  std::chrono::milliseconds previous_grace{std::chrono::hours(24)};
+  std::chrono::milliseconds reload_interval{std::chrono::seconds(10)};
+  std::chrono::milliseconds max_age{std::chrono::hours(24 * 90)};
+};
+
 // The validated configuration of one crmsync process (docs/configuration.md documents each key).
 // Built only by load_config(): a Config that exists is valid.
 struct Config {
@@ -74,6 +82,7 @@ struct Config {
   StateSection state;
   KafkaSection kafka;
   std::optional<PrmSection> prm;
+  std::optional<SecretsSection> secrets;
 };
 
 // Everything wrong with a configuration file, one line per problem, each naming the key and the

@@ -15,6 +15,9 @@
 #include "daemon/metrics.h"
 #include "daemon/prm_capture_service.h"
 #include "daemon/readiness.h"
+#include "daemon/secret_reloader.h"
+#include "daemon/secrets_cli.h"
+#include "state/store_secret_provider.h"
 #include "daemon/settings_from_config.h"
 #include "daemon/signal_waiter.h"
 #include "daemon/systemd_notifier.h"
@@ -69,9 +72,18 @@ int DaemonProcess::run() {
 
   state::StateDatabaseSettings state_settings;
   std::optional<connectors::prm::PrmCaptureSettings> capture_settings;
+  std::unique_ptr<state::StoreSecretProvider> secrets;
   try {
     state_settings = state_settings_from(config_, logging_.redactor());
     if (config_.prm) capture_settings = prm_capture_settings_from(config_, logging_.redactor());
+    if (config_.secrets) {
+      LogRedactor& redactor = logging_.redactor();
+      secrets = std::make_unique<state::StoreSecretProvider>(
+          state_settings, state::MasterKey::from_file(config_.secrets->master_key_file),
+          std::chrono::duration_cast<std::chrono::seconds>(config_.secrets->previous_grace),
+          [&redactor](const mapping::SecretString& value) { redactor.add_secret(value.reveal()); },
+          "crmsync-daemon:" + config_.daemon.instance_id);
+    }
   } catch (const std::exception& error) {
     log->critical("cannot start: {}", error.what());
     return 2;
@@ -113,6 +125,13 @@ int DaemonProcess::run() {
                                   mapping::make_uniform_random());
   supervisor.start();
 
+  std::unique_ptr<SecretReloader> secret_reloader;
+  if (secrets) {
+    secret_reloader = std::make_unique<SecretReloader>(*secrets, config_.secrets->reload_interval,
+                                                       config_.secrets->max_age, metrics, logging_.logger("secrets"));
+    secret_reloader->start();
+  }
+
   std::unique_ptr<PrmCaptureService> capture;
   if (capture_settings) {
     capture = std::make_unique<PrmCaptureService>(*capture_settings, state_settings,
@@ -122,6 +141,7 @@ int DaemonProcess::run() {
       capture->start();
     } catch (const std::exception& error) {
       log->critical("cannot start: {}", error.what());
+      if (secret_reloader) secret_reloader->stop();
       supervisor.stop();
       admin.stop();
       return 1;
@@ -190,6 +210,7 @@ int DaemonProcess::run() {
     capture->stop();  // stop intake: drain in-flight events to Kafka and confirm them
     capture->publish_metrics();
   }
+  if (secret_reloader) secret_reloader->stop();
   supervisor.stop();
   admin.stop();
   if (exit_code == 0) log->info("crmsync stopped cleanly");

@@ -95,6 +95,7 @@ void DataverseApi::reset_locked() {
   for (auto& def : dataverse_builtin_tables()) store_.add_object(std::move(def));
   tokens_.clear();
   shares_.clear();
+  team_members_.clear();
   window_.clear();
   org_id_ = new_guid();
   root_business_unit_id_ = new_guid();
@@ -462,6 +463,7 @@ HttpResponse DataverseApi::dispatch(const DataverseCall& call) {
   Target target;
   target.table = table;
   if (auto error = parse_target(call, segment, target)) return *error;
+  if (rest.rfind("teammembership_association", 0) == 0) return association(call, target, rest);
   if (rest.find('/') != std::string::npos || rest == "$ref") {
     return dataverse_error(501, "0x0",
                            "Navigation below an entity is not supported by the emulator: " + rest);

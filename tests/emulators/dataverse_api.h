@@ -5,6 +5,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,9 @@ class DataverseApi : public EmulatedApi {
   // dataverse_batch.cc
   HttpResponse batch(const DataverseCall& call);
 
+  // dataverse_associations.cc
+  HttpResponse association(const DataverseCall& call, Target target, const std::string& rest);
+
   // dataverse_sharing.cc
   HttpResponse sharing_action(const DataverseCall& call, const std::string& action);
   HttpResponse retrieve_shared(const DataverseCall& call);
@@ -110,8 +114,9 @@ class DataverseApi : public EmulatedApi {
   RecordStore store_;
   std::map<std::string, EpochMs> tokens_;  // access token -> expiry
   std::map<std::string, std::map<std::string, DataverseShare>>
-      shares_;                  // "accounts(<id>)" -> principal -> share
-  std::deque<EpochMs> window_;  // request times in the last 300 s
+      shares_;  // "accounts(<id>)" -> principal -> share
+  std::map<std::string, std::set<std::string>> team_members_;  // teamid -> systemuserids
+  std::deque<EpochMs> window_;                                 // request times in the last 300 s
   std::string org_id_;
   std::string root_business_unit_id_;
   std::string application_user_id_;

@@ -118,6 +118,7 @@ HttpResponse DataverseApi::batch(const DataverseCall& call) {
     auto members = parse_multipart(part.body, *inner);
     RecordStore saved_store = store_;
     auto saved_shares = shares_;
+    auto saved_members = team_members_;
     std::size_t saved_writes = batch_writes_;
     std::map<std::string, std::string> content_ids;
     std::string changeset_id = "changesetresponse_" + new_guid();
@@ -145,6 +146,7 @@ HttpResponse DataverseApi::batch(const DataverseCall& call) {
     if (failure) {
       store_ = std::move(saved_store);
       shares_ = std::move(saved_shares);
+      team_members_ = std::move(saved_members);
       batch_writes_ = saved_writes;
       std::string error_part = "--" + batch_id + "\r\n" + part_for(failure->first, failure->second);
       if (!continue_on_error) {

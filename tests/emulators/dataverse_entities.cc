@@ -270,6 +270,10 @@ HttpResponse DataverseApi::entity(const DataverseCall& call, Target target) {
     record->deleted_at = clock_.now();
     record->version = store_.next_version();
     shares_.erase(def.entity_set + "(" + record->id + ")");
+    if (def.entity_set == "teams") team_members_.erase(record->id);
+    if (def.entity_set == "systemusers") {
+      for (auto& [team, members] : team_members_) members.erase(record->id);
+    }
     count_write(1);
     return dataverse_empty(204);
   }

@@ -334,6 +334,11 @@ SalesforceApi::WriteOutcome SalesforceApi::remove(const std::string& id) {
     out.status = 404;
     return out;
   }
+  if (table->def.name == "GroupMember") {
+    table->rows.erase(id);  // memberships are not kept in the recycle bin
+    out.status = 204;
+    return out;
+  }
   if (is_share(table->def)) {
     if (text_of(existing->get("RowCause")) != "Manual") {
       out.errors.push_back(

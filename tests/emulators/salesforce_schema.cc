@@ -125,6 +125,20 @@ std::vector<ObjectDef> salesforce_builtin_objects() {
   add_audit_fields(group, true);
   out.push_back(group);
 
+  ObjectDef member = object("GroupMember", "Group Member", "011");
+  FieldDef member_group = reference("GroupId", {"Group"});
+  member_group.required = true;
+  member_group.nillable = false;
+  member_group.updateable = false;
+  member.fields.push_back(member_group);
+  FieldDef member_principal = reference("UserOrGroupId", {"User", "Group"});
+  member_principal.required = true;
+  member_principal.nillable = false;
+  member_principal.updateable = false;
+  member.fields.push_back(member_principal);
+  member.fields.push_back(read_only(field("SystemModstamp", FieldType::datetime)));
+  out.push_back(member);
+
   auto share = [&](std::string name, std::string prefix, std::string parent_field,
                    std::string parent, std::vector<std::string> levels) {
     ObjectDef def = object(std::move(name), "", std::move(prefix));

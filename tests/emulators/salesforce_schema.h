@@ -7,8 +7,8 @@
 namespace crmsync::emulators {
 
 // The objects every Salesforce emulator knows before a seed adds fields: Account, Opportunity,
-// User, Group, AccountShare, OpportunityShare, with the standard fields a sync uses and the
-// external id field PRM_Id__c on Account and Opportunity.
+// User, Group, GroupMember, AccountShare, OpportunityShare, with the standard fields a sync uses
+// and the external id field PRM_Id__c on Account and Opportunity.
 std::vector<ObjectDef> salesforce_builtin_objects();
 
 // The describe "type" of a field ("id", "string", "currency", "double", "reference", ...).

@@ -77,6 +77,18 @@ std::vector<SalesforceError> SalesforceApi::validate_write(ObjectTable& table, R
       }
     }
   }
+  if (errors.empty() && def.name == "GroupMember" && before == nullptr) {
+    for (Record* other : table.live_rows_in_order()) {
+      if (other->id != record.id &&
+          text_of(other->get("GroupId")) == text_of(record.get("GroupId")) &&
+          text_of(other->get("UserOrGroupId")) == text_of(record.get("UserOrGroupId"))) {
+        errors.push_back(
+            {"DUPLICATE_VALUE",
+             "duplicate value found: <unknown> duplicates value on record with id: " + other->id,
+             {}});
+      }
+    }
+  }
   if (!errors.empty() || !is_share(def)) return errors;
 
   // Share rows: only Manual rows through the API, levels Read/Edit (All is system-only), never

@@ -224,6 +224,22 @@ snapshot_batch_rows = 5
               ElementsAre(HasSubstr("prm.database_url: must not contain a password")));
 }
 
+TEST(Config, SecretsSectionNeedsAnAbsoluteMasterKeyPath) {
+  Config config = parse_config(std::string(kMinimal) +
+                                   "[secrets]\nmaster_key_file = \"/run/credentials/crmsync.service/master-key\"\n"
+                                   "previous_grace = \"2d\"\n",
+                               "crmsync.toml");
+  ASSERT_TRUE(config.secrets.has_value());
+  EXPECT_EQ(config.secrets->previous_grace, std::chrono::hours(48));
+  EXPECT_EQ(config.secrets->reload_interval, std::chrono::seconds(10));
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[secrets]\nmaster_key_file = \"key\"\n"),
+              ElementsAre(HasSubstr("secrets.master_key_file: expected an absolute path")));
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[secrets]\nmaster_key = \"c2VjcmV0\"\n"),
+              ElementsAre(HasSubstr("secrets.master_key_file: required key is missing"),
+                          HasSubstr("secrets.master_key: unknown key; did you mean secrets.master_key_file?")))
+      << "a key value in the config itself is refused";
+}
+
 TEST(Config, MissingFileSaysHowToPointAtOne) {
   try {
     load_config("/nonexistent/crmsync.toml");

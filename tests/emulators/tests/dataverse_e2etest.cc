@@ -509,6 +509,48 @@ TEST(DataverseEmulator, SharingActions) {
       404);
 }
 
+TEST(DataverseEmulator, TeamMembershipThroughTeammembershipAssociation) {
+  EmulatorProcess dv("dynamics");
+  dv.dataverse_login();
+  std::string team = create(dv, "teams", R"({"name":"Owners"})");
+  std::string pat = create(dv, "systemusers", R"({"lastname":"Pat"})");
+  std::string sam = create(dv, "systemusers", R"({"lastname":"Sam"})");
+  std::string api = dv.base_url() + "/api/data/v9.2/";
+  auto ref = [](const std::string& uri) { return "{\"@odata.id\":\"" + uri + "\"}"; };
+  EXPECT_EQ(dv.dv("POST", "teams(" + team + ")/teammembership_association/$ref",
+                  ref(api + "systemusers(" + pat + ")"))
+                .status,
+            204);
+  EXPECT_EQ(dv.dv("POST", "systemusers(" + sam + ")/teammembership_association/$ref",
+                  ref("teams(" + team + ")"))
+                .status,
+            204);
+  auto members =
+      parse(dv.dv("GET", "teams(" + team + ")/teammembership_association?$select=lastname").body);
+  ASSERT_EQ(members["value"].Size(), 2u) << str(members);
+  auto teams = parse(dv.dv("GET", "systemusers(" + pat + ")/teammembership_association").body);
+  ASSERT_EQ(teams["value"].Size(), 1u);
+  EXPECT_EQ(str(teams["value"][0]["teamid"]), team);
+  EXPECT_EQ(
+      dv.dv("DELETE", "teams(" + team + ")/teammembership_association(" + pat + ")/$ref").status,
+      204);
+  EXPECT_EQ(dv.dv("DELETE", "teams(" + team + ")/teammembership_association/$ref?$id=" +
+                                url_encode(api + "systemusers(" + sam + ")"))
+                .status,
+            204);
+  EXPECT_EQ(
+      parse(dv.dv("GET", "teams(" + team + ")/teammembership_association").body)["value"].Size(),
+      0u);
+  Answer missing = dv.dv("POST", "teams(" + team + ")/teammembership_association/$ref",
+                         ref("systemusers(00000000-0000-4000-8000-000000000000)"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(dv.dv("POST", "teams(" + team + ")/teammembership_association/$ref",
+                  ref("accounts(" + team + ")"))
+                .status,
+            400);
+  EXPECT_EQ(dv.dv("GET", "accounts(" + team + ")/teammembership_association").status, 404);
+}
+
 TEST(DataverseEmulator, ServiceProtection429WithRetryAfter) {
   EmulatorProcess dv("dynamics", {"--requests-per-window", "3"});
   dv.admin("POST", "clock", R"({"now":"2026-04-01T00:00:00Z"})");

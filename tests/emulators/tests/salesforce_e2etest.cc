@@ -546,6 +546,26 @@ TEST(SalesforceEmulator, ShareRowsFollowTheManualSharingRules) {
       sf.sf("PATCH", "/sobjects/AccountShare/" + share_id, R"({"AccountId":")" + account + "\"}")
           .status,
       400);
+  // Group membership rows (GroupMember, prefix 011).
+  std::string user = str(parse(
+      sf.sf("GET", "/query?q=" + url_encode("SELECT Id FROM User")).body)["records"][0]["Id"]);
+  Answer member = sf.sf("POST", "/sobjects/GroupMember",
+                        R"({"GroupId":")" + group_id + R"(","UserOrGroupId":")" + user + "\"}");
+  ASSERT_EQ(member.status, 201) << member.body;
+  std::string member_id = str(parse(member.body)["id"]);
+  EXPECT_EQ(member_id.substr(0, 3), "011");
+  Answer twice = sf.sf("POST", "/sobjects/GroupMember",
+                       R"({"GroupId":")" + group_id + R"(","UserOrGroupId":")" + user + "\"}");
+  EXPECT_EQ(str(parse(twice.body)[0]["errorCode"]), "DUPLICATE_VALUE");
+  EXPECT_EQ(
+      parse(sf.sf("GET", "/query?q=" +
+                             url_encode("SELECT UserOrGroupId FROM GroupMember WHERE GroupId = '" +
+                                        group_id + "'"))
+                .body)["totalSize"]
+          .GetInt(),
+      1);
+  EXPECT_EQ(sf.sf("DELETE", "/sobjects/GroupMember/" + member_id).status, 204);
+  EXPECT_EQ(sf.sf("GET", "/sobjects/GroupMember/" + member_id).status, 404);
   auto listed = parse(
       sf.sf("GET", "/query?q=" +
                        url_encode("SELECT Id, UserOrGroupId FROM AccountShare WHERE AccountId = '" +
