@@ -189,6 +189,9 @@ std::string TomlConfigReader::suggestion_for(const std::string& path) const {
     }
     std::string candidate = cut == std::string::npos ? known : known.substr(0, cut);
     std::size_t distance = edit_distance(path, candidate);
+    // A shortened or extended key ("master_key" for "master_key_file") is a likely slip too.
+    bool prefix = candidate.size() > path.size() ? candidate.starts_with(path) : path.starts_with(candidate);
+    if (prefix && distance > 0) distance = std::min<std::size_t>(distance, 2);
     if (distance > 0 && distance < best_distance) {
       best_distance = distance;
       best = candidate;

@@ -32,6 +32,24 @@ constexpr const char* kSealedColumns =
     "version, master_key_id, encode(wrapped_key, 'hex'), encode(wrap_nonce, 'hex'), "
     "encode(ciphertext, 'hex'), encode(nonce, 'hex')";
 
+// Demotes the current version of `name` (if any) to previous, usable for `grace`, with its audit row.
+mapping::Status demote_current(const StateDatabase::Executor& execute, const std::string& schema,
+                               const std::string& name, std::chrono::seconds grace,
+                               const std::string& operator_name) {
+  auto demoted = execute("UPDATE " + schema + ".secret_versions SET stage = 'previous', stage_changed_at = now(), "
+                         "usable_until = now() + make_interval(secs => $2::int) WHERE name = $1 AND stage = 'current' "
+                         "RETURNING version",
+                         {name, std::to_string(grace.count())});
+  if (!demoted) return demoted.error();
+  for (const auto& row : demoted.value()) {
+    auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, to_stage) "
+                           "VALUES ($1, 'demote', $2, $3::int, 'current', 'previous')",
+                           {operator_name, name, row[0]});
+    if (!audited) return audited.error();
+  }
+  return mapping::ok_status();
+}
+
 }  // namespace
 
 std::string_view to_string(SecretStage stage) {
@@ -83,20 +101,8 @@ mapping::Result<int> SecretStore::put(const std::string& name, const mapping::Se
         return invalid(fmt::format("secret {} already has a pending version {}; promote or discard it first",
                                    name, *existing.value()[0][0]));
       }
-    } else {
-      auto demoted = execute("UPDATE " + schema + ".secret_versions SET stage = 'previous', stage_changed_at = now(), "
-                             "usable_until = now() + make_interval(secs => $2::int) WHERE name = $1 AND stage = 'current' "
-                             "RETURNING version",
-                             {name, std::to_string(previous_grace_.count())});
-      if (!demoted) return demoted.error();
-      for (const auto& row : demoted.value()) {
-        if (auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, to_stage) "
-                                   "VALUES ($1, 'demote', $2, $3::int, 'current', 'previous')",
-                                   {operator_name, name, row[0]});
-            !audited) {
-          return audited.error();
-        }
-      }
+    } else if (auto demoted = demote_current(execute, schema, name, previous_grace_, operator_name); !demoted) {
+      return demoted;
     }
     SealedSecret sealed = seal_secret(master_, name, version, value.reveal());
     auto inserted = execute("INSERT INTO " + schema + ".secret_versions (name, version, stage, master_key_id, wrapped_key, "
@@ -184,23 +190,13 @@ mapping::Status SecretStore::promote(const std::string& name, const std::string&
     if (!pending) return pending.error();
     if (pending.value().empty()) return invalid(fmt::format("secret {} has no pending version to promote", name));
     std::string version = *pending.value()[0][0];
-    auto demoted = execute("UPDATE " + schema + ".secret_versions SET stage = 'previous', stage_changed_at = now(), "
-                           "usable_until = now() + make_interval(secs => $2::int) WHERE name = $1 AND stage = 'current' "
-                           "RETURNING version",
-                           {name, std::to_string(previous_grace_.count())});
-    if (!demoted) return demoted.error();
+    if (auto demoted = demote_current(execute, schema, name, previous_grace_, operator_name); !demoted) {
+      return demoted;
+    }
     auto promoted = execute("UPDATE " + schema + ".secret_versions SET stage = 'current', stage_changed_at = now() "
                             "WHERE name = $1 AND version = $2::int",
                             {name, version});
     if (!promoted) return promoted.error();
-    for (const auto& row : demoted.value()) {
-      if (auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, to_stage) "
-                                 "VALUES ($1, 'demote', $2, $3::int, 'current', 'previous')",
-                                 {operator_name, name, row[0]});
-          !audited) {
-        return audited.error();
-      }
-    }
     auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, to_stage) "
                            "VALUES ($1, 'promote', $2, $3::int, 'pending', 'current')",
                            {operator_name, name, version});
