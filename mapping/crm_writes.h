@@ -1,0 +1,43 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mapping/canonical_event.h"
+#include "mapping/sync_error.h"
+
+namespace crmsync::mapping {
+
+// One record write to a CRM, in that CRM's own field names (the mapping layer translates from
+// canonical names). Records are addressed by the PRM id held in the CRM's external-id field /
+// alternate key (Salesforce PRM_Id__c, Dataverse crmsync_prmid), so a re-sent write upserts the
+// same record instead of creating a second one.
+struct CrmRecordWrite {
+  ObjectKind object = ObjectKind::account;
+  CanonicalEvent::Operation op = CanonicalEvent::Operation::upsert;
+  std::string prm_id;
+  std::optional<std::string> crm_id;  // when known
+  std::vector<Field> fields;          // CRM-native names
+  std::optional<std::string> owner_id;  // Salesforce OwnerId (user/queue); Dataverse owner team or user
+  std::optional<std::string> etag;      // Dataverse If-Match, when the engine asks for optimistic concurrency
+};
+
+// The outcome of one write of a batch: a failed record does not fail its neighbours.
+struct CrmWriteResult {
+  std::optional<std::string> crm_id;
+  bool created = false;
+  std::optional<SyncError> error;  // `conflict` for an ETag mismatch; `invalid` with the CRM's code otherwise
+};
+
+// A grant or revocation of a principal's access to a CRM record (Salesforce AccountShare /
+// OpportunityShare with RowCause Manual; Dataverse GrantAccess / ModifyAccess / RevokeAccess).
+struct CrmShareWrite {
+  ObjectKind object = ObjectKind::account;
+  std::string crm_record_id;
+  std::string principal_id;  // Salesforce user/group id; Dataverse team or systemuser id
+  bool grant = true;         // false: revoke
+  ShareGrant::Access access = ShareGrant::Access::read;
+};
+
+}  // namespace crmsync::mapping
