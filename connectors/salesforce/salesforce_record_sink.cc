@@ -1,0 +1,286 @@
+#include "connectors/salesforce/salesforce_record_sink.h"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <map>
+
+#include "connectors/salesforce/salesforce_client.h"
+
+namespace crmsync::connectors::salesforce {
+
+namespace {
+
+using mapping::CrmWriteResult;
+using mapping::ErrorClass;
+using mapping::SyncError;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_string(JsonWriter& out, std::string_view text) {
+  out.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+void write_value(JsonWriter& out, const mapping::FieldValue& value) {
+  switch (value.kind) {
+    case mapping::FieldValue::Kind::null: out.Null(); break;
+    case mapping::FieldValue::Kind::boolean: out.Bool(value.text == "true"); break;
+    case mapping::FieldValue::Kind::number:
+      if (!value.text.empty() && value.text.find_first_not_of("0123456789.-+eE") == std::string::npos) {
+        out.RawValue(value.text.data(), value.text.size(), rapidjson::kNumberType);
+      } else {
+        write_string(out, value.text);
+      }
+      break;
+    case mapping::FieldValue::Kind::string: write_string(out, value.text); break;
+  }
+}
+
+// Per-record results of a collections call: [{"id","success","errors":[{"statusCode","message"}],"created"}].
+mapping::Result<std::vector<CrmWriteResult>> parse_results(const std::string& body, std::size_t expected) {
+  rapidjson::Document json;
+  json.Parse(body.c_str());
+  if (json.HasParseError() || !json.IsArray() || json.Size() != expected) {
+    return SyncError{ErrorClass::fatal,
+                     fmt::format("Salesforce collections answer is not an array of {} results", expected)};
+  }
+  std::vector<CrmWriteResult> results;
+  for (const auto& item : json.GetArray()) {
+    CrmWriteResult result;
+    if (item.HasMember("id") && item["id"].IsString()) result.crm_id = item["id"].GetString();
+    if (item.HasMember("created") && item["created"].IsBool()) result.created = item["created"].GetBool();
+    bool success = item.HasMember("success") && item["success"].IsBool() && item["success"].GetBool();
+    if (!success) {
+      std::string code = "UNKNOWN";
+      std::string message;
+      if (item.HasMember("errors") && item["errors"].IsArray() && !item["errors"].Empty()) {
+        const auto& error = item["errors"][0];
+        if (error.HasMember("statusCode") && error["statusCode"].IsString()) code = error["statusCode"].GetString();
+        if (error.HasMember("message") && error["message"].IsString()) message = error["message"].GetString();
+      }
+      ErrorClass klass = code == "UNABLE_TO_LOCK_ROW" ? ErrorClass::transient
+                         : code == "ENTITY_IS_DELETED" || code == "NOT_FOUND" ? ErrorClass::conflict
+                                                                               : ErrorClass::invalid;
+      result.error = SyncError{klass, fmt::format("Salesforce {}: {}", code, message)};
+    }
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+std::string soql_quote(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string url_escape(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+        c == '~' || c == ',') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* salesforce_object(mapping::ObjectKind object) {
+  return object == mapping::ObjectKind::account ? "Account" : "Opportunity";
+}
+
+SalesforceRecordSink::SalesforceRecordSink(SalesforceClient& client) : client_(client) {}
+
+mapping::Result<std::vector<CrmWriteResult>> SalesforceRecordSink::apply(const std::vector<mapping::CrmRecordWrite>& writes,
+                                                                         http::Deadline deadline) {
+  std::vector<CrmWriteResult> results(writes.size());
+  const std::string& external_id = client_.settings().external_id_field;
+  // Group by (object, operation), keeping each write's position for its result.
+  std::map<std::pair<mapping::ObjectKind, bool>, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    groups[{writes[i].object, writes[i].op == mapping::CanonicalEvent::Operation::upsert}].push_back(i);
+  }
+  for (const auto& [group, positions] : groups) {
+    const char* object = salesforce_object(group.first);
+    for (std::size_t start = 0; start < positions.size(); start += kMaxRecordsPerCall) {
+      std::size_t end = std::min(positions.size(), start + kMaxRecordsPerCall);
+      if (group.second) {
+        rapidjson::StringBuffer buffer;
+        JsonWriter out(buffer);
+        out.StartObject();
+        write_string(out, "allOrNone");
+        out.Bool(false);
+        write_string(out, "records");
+        out.StartArray();
+        for (std::size_t p = start; p < end; ++p) {
+          const auto& write = writes[positions[p]];
+          out.StartObject();
+          write_string(out, "attributes");
+          out.StartObject();
+          write_string(out, "type");
+          write_string(out, object);
+          out.EndObject();
+          write_string(out, external_id);
+          write_string(out, write.prm_id);
+          for (const auto& field : write.fields) {
+            if (field.name == external_id || field.name == "Id") continue;
+            write_string(out, field.name);
+            write_value(out, field.value);
+          }
+          if (write.owner_id) {
+            write_string(out, "OwnerId");
+            write_string(out, *write.owner_id);
+          }
+          out.EndObject();
+        }
+        out.EndArray();
+        out.EndObject();
+        auto answer = client_.request("PATCH", fmt::format("composite/sobjects/{}/{}", object, external_id),
+                                      buffer.GetString(), fmt::format("upsert {} {} by {}", end - start, object, external_id),
+                                      deadline, true);
+        if (!answer) return answer.error();
+        auto parsed = parse_results(answer.value().body, end - start);
+        if (!parsed) return parsed.error();
+        for (std::size_t p = start; p < end; ++p) results[positions[p]] = std::move(parsed.value()[p - start]);
+        continue;
+      }
+      // Deletes: by id; ids not known are looked up by the external id first.
+      std::vector<std::string> ids(end - start);
+      std::map<std::string, std::size_t> unknown;  // prm id → slot
+      for (std::size_t p = start; p < end; ++p) {
+        const auto& write = writes[positions[p]];
+        if (write.crm_id) {
+          ids[p - start] = *write.crm_id;
+        } else {
+          unknown[write.prm_id] = p - start;
+        }
+      }
+      if (!unknown.empty()) {
+        std::string in;
+        for (const auto& [prm_id, slot] : unknown) in += (in.empty() ? "" : ",") + soql_quote(prm_id);
+        auto found = client_.request("GET",
+                                     "query?q=" + url_escape(fmt::format("SELECT Id, {} FROM {} WHERE {} IN ({})",
+                                                                         external_id, object, external_id, in)),
+                                     "", fmt::format("find {} {} to delete", unknown.size(), object), deadline, false);
+        if (!found) return found.error();
+        rapidjson::Document json;
+        json.Parse(found.value().body.c_str());
+        if (!json.HasParseError() && json.IsObject() && json.HasMember("records") && json["records"].IsArray()) {
+          for (const auto& record : json["records"].GetArray()) {
+            if (!record.HasMember(external_id.c_str()) || !record[external_id.c_str()].IsString()) continue;
+            auto it = unknown.find(record[external_id.c_str()].GetString());
+            if (it != unknown.end()) ids[it->second] = record["Id"].GetString();
+          }
+        }
+      }
+      std::vector<std::size_t> to_delete;
+      std::string id_list;
+      for (std::size_t slot = 0; slot < ids.size(); ++slot) {
+        if (ids[slot].empty()) continue;  // not in Salesforce (already deleted, or never synced): done
+        to_delete.push_back(slot);
+        id_list += (id_list.empty() ? "" : ",") + ids[slot];
+      }
+      if (to_delete.empty()) continue;
+      auto answer = client_.request("DELETE", "composite/sobjects?allOrNone=false&ids=" + url_escape(id_list), "",
+                                    fmt::format("delete {} {}", to_delete.size(), object), deadline, true);
+      if (!answer) return answer.error();
+      auto parsed = parse_results(answer.value().body, to_delete.size());
+      if (!parsed) return parsed.error();
+      for (std::size_t k = 0; k < to_delete.size(); ++k) {
+        CrmWriteResult result = std::move(parsed.value()[k]);
+        // Already deleted is what a delete wants.
+        if (result.error && result.error->message.find("ENTITY_IS_DELETED") != std::string::npos) result.error.reset();
+        results[positions[start + to_delete[k]]] = std::move(result);
+      }
+    }
+  }
+  return results;
+}
+
+mapping::Result<std::vector<CrmWriteResult>> SalesforceRecordSink::apply_shares(
+    const std::vector<mapping::CrmShareWrite>& shares, http::Deadline deadline) {
+  std::vector<CrmWriteResult> results(shares.size());
+  std::vector<std::size_t> grants;
+  for (std::size_t i = 0; i < shares.size(); ++i) {
+    const auto& share = shares[i];
+    bool account = share.object == mapping::ObjectKind::account;
+    const char* share_object = account ? "AccountShare" : "OpportunityShare";
+    const char* parent_field = account ? "AccountId" : "OpportunityId";
+    if (share.grant) {
+      grants.push_back(i);
+      continue;
+    }
+    // A revocation deletes the Manual share row of that principal on that record.
+    auto found = client_.request(
+        "GET",
+        "query?q=" + url_escape(fmt::format("SELECT Id FROM {} WHERE {} = {} AND UserOrGroupId = {} AND RowCause = 'Manual'",
+                                            share_object, parent_field, soql_quote(share.crm_record_id),
+                                            soql_quote(share.principal_id))),
+        "", fmt::format("find {} to revoke", share_object), deadline, false);
+    if (!found) return found.error();
+    rapidjson::Document json;
+    json.Parse(found.value().body.c_str());
+    if (json.HasParseError() || !json.IsObject() || !json.HasMember("records") || !json["records"].IsArray() ||
+        json["records"].Empty()) {
+      continue;  // nothing granted: revoked already
+    }
+    std::string id = json["records"][0]["Id"].GetString();
+    auto removed = client_.request("DELETE", "composite/sobjects?allOrNone=false&ids=" + id, "",
+                                   fmt::format("revoke {}", share_object), deadline, true);
+    if (!removed) return removed.error();
+    auto parsed = parse_results(removed.value().body, 1);
+    if (!parsed) return parsed.error();
+    results[i] = std::move(parsed.value()[0]);
+  }
+  for (std::size_t start = 0; start < grants.size(); start += kMaxRecordsPerCall) {
+    std::size_t end = std::min(grants.size(), start + kMaxRecordsPerCall);
+    rapidjson::StringBuffer buffer;
+    JsonWriter out(buffer);
+    out.StartObject();
+    write_string(out, "allOrNone");
+    out.Bool(false);
+    write_string(out, "records");
+    out.StartArray();
+    for (std::size_t g = start; g < end; ++g) {
+      const auto& share = shares[grants[g]];
+      bool account = share.object == mapping::ObjectKind::account;
+      std::string level = share.access == mapping::ShareGrant::Access::edit ? "Edit" : "Read";
+      out.StartObject();
+      write_string(out, "attributes");
+      out.StartObject();
+      write_string(out, "type");
+      write_string(out, account ? "AccountShare" : "OpportunityShare");
+      out.EndObject();
+      write_string(out, account ? "AccountId" : "OpportunityId");
+      write_string(out, share.crm_record_id);
+      write_string(out, "UserOrGroupId");
+      write_string(out, share.principal_id);
+      write_string(out, account ? "AccountAccessLevel" : "OpportunityAccessLevel");
+      write_string(out, level);
+      if (account) {
+        write_string(out, "OpportunityAccessLevel");
+        write_string(out, "None");
+      }
+      out.EndObject();
+    }
+    out.EndArray();
+    out.EndObject();
+    auto answer = client_.request("POST", "composite/sobjects", buffer.GetString(),
+                                  fmt::format("grant {} share(s)", end - start), deadline, true);
+    if (!answer) return answer.error();
+    auto parsed = parse_results(answer.value().body, end - start);
+    if (!parsed) return parsed.error();
+    for (std::size_t g = start; g < end; ++g) results[grants[g]] = std::move(parsed.value()[g - start]);
+  }
+  return results;
+}
+
+}  // namespace crmsync::connectors::salesforce
