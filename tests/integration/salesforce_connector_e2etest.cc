@@ -7,7 +7,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
+#include "connectors/kafka/kafka_consumer.h"
+#include "connectors/kafka/kafka_producer.h"
+#include "connectors/salesforce/salesforce_capture.h"
 #include "connectors/salesforce/salesforce_client.h"
 #include "connectors/salesforce/salesforce_record_sink.h"
 #include "daemon/logging.h"
@@ -319,6 +323,96 @@ TEST_F(SalesforceJwt, JwtBearerFlowSignsWithTheKeyFromTheSecretProvider) {
   auto refused = stranger->request("GET", "limits", "", "GET limits", in(seconds(20)), false);
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.error().message, HasSubstr("invalid_grant"));
+}
+
+}  // namespace
+}  // namespace crmsync::connectors::salesforce
+
+namespace crmsync::connectors::salesforce {
+namespace {
+
+// Capture across page and poll boundaries with every record on one frozen timestamp: the case
+// where pollers classically lose or re-read records.
+class SalesforceCaptureTest : public SalesforceConnector {
+ protected:
+  SalesforceCaptureTest() : SalesforceConnector({"--page-size", "100"}) {}
+};
+
+TEST_F(SalesforceCaptureTest, SameTimestampAcrossPagesAndPollsNeitherLosesNorRepeats) {
+  state::StateDatabaseSettings state_settings;
+  state_settings.url = crmsync::testing::require_service_env("CRMSYNC_PG_URL");
+  state_settings.schema = crmsync::testing::unique_name("crmsync_sf_capture");
+  {
+    auto db = state::StateDatabase::connect(state_settings);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(state::migrate(*db.value(), state::embedded_migrations(), state::DryRun::no).ok());
+  }
+  kafka::KafkaSettings kafka_settings;
+  kafka_settings.brokers = {crmsync::testing::require_service_env("CRMSYNC_KAFKA_BROKERS")};
+  auto producer = kafka::KafkaProducer::create(kafka_settings, logging.logger("producer"));
+  ASSERT_TRUE(producer.ok());
+  std::string topic = "crmsync.test." + crmsync::testing::unique_name("sf") + ".changes.salesforce";
+
+  auto sf = client(*files);
+  SalesforceRecordSink sink(*sf);
+  SalesforceCaptureSettings capture_settings;
+  capture_settings.org = "emulator";
+  capture_settings.objects = {{mapping::ObjectKind::account, {"Name", "Industry", "PRM_Id__c"}}};
+  capture_settings.topic = topic;
+  SalesforceCapture capture(capture_settings, *sf, *producer.value(), state_settings, logging.logger("capture"));
+
+  admin("POST", "/_emulator/clock", R"({"now":"2026-11-27T10:00:00Z"})");
+  std::vector<mapping::CrmRecordWrite> first;
+  for (int i = 0; i < 250; ++i) first.push_back(account("cap-" + std::to_string(i), "Cap " + std::to_string(i)));
+  ASSERT_TRUE(sink.apply(first, in(seconds(60))).ok());
+  auto polled = capture.poll_once(in(seconds(60)));
+  ASSERT_TRUE(polled.ok()) << polled.error().message;
+  EXPECT_EQ(polled.value(), 250u);
+
+  std::vector<mapping::CrmRecordWrite> more;
+  for (int i = 250; i < 280; ++i) more.push_back(account("cap-" + std::to_string(i), "Cap " + std::to_string(i)));
+  ASSERT_TRUE(sink.apply(more, in(seconds(60))).ok());
+  EXPECT_EQ(capture.poll_once(in(seconds(60))).value(), 30u) << "same timestamp as the cursor: only the new ones";
+
+  std::vector<mapping::CrmRecordWrite> updates;
+  for (int i = 0; i < 5; ++i) {
+    auto write = account("cap-" + std::to_string(i), "Cap " + std::to_string(i));
+    write.fields[1].value = mapping::FieldValue::string_value("Retail");
+    updates.push_back(write);
+  }
+  ASSERT_TRUE(sink.apply(updates, in(seconds(60))).ok());
+  EXPECT_EQ(capture.poll_once(in(seconds(60))).value(), 5u) << "changed within the same second: sent again";
+  EXPECT_EQ(capture.poll_once(in(seconds(60))).value(), 0u);
+
+  admin("POST", "/_emulator/clock", R"({"advance_seconds":10})");
+  mapping::CrmRecordWrite removal;
+  removal.object = mapping::ObjectKind::account;
+  removal.op = mapping::CanonicalEvent::Operation::remove;
+  removal.prm_id = "cap-7";
+  ASSERT_TRUE(sink.apply({removal}, in(seconds(30))).ok());
+  EXPECT_EQ(capture.poll_once(in(seconds(60))).value(), 1u);
+
+  // Kafka holds exactly what was reported: 286 events, no event id twice, one delete.
+  auto consumer = kafka::KafkaConsumer::create(kafka_settings, crmsync::testing::unique_name("g"), logging.logger("c"));
+  ASSERT_TRUE(consumer.ok() && consumer.value()->subscribe({topic}).ok());
+  std::set<std::string> ids;
+  int deletes = 0;
+  int read = 0;
+  auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (read < 286 && std::chrono::steady_clock::now() < deadline) {
+    auto record = consumer.value()->poll(milliseconds(200));
+    if (!record.ok() || !record.value()) continue;
+    rapidjson::Document json;
+    json.Parse(record.value()->value.c_str());
+    ids.insert(json["event_id"].GetString());
+    if (std::string(json["op"].GetString()) == "delete") ++deletes;
+    ++read;
+  }
+  EXPECT_EQ(read, 286);
+  EXPECT_EQ(ids.size(), 286u);
+  EXPECT_EQ(deletes, 1);
+  auto db = state::StateDatabase::connect(state_settings);
+  if (db) (void)db.value()->execute("DROP SCHEMA IF EXISTS " + state_settings.schema + " CASCADE");
 }
 
 }  // namespace
