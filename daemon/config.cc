@@ -311,6 +311,74 @@ void read_secrets(TomlConfigReader& reader, std::optional<SecretsSection>& targe
   target = std::move(secrets);
 }
 
+void read_salesforce(TomlConfigReader& reader, std::optional<SalesforceSection>& target) {
+  if (!reader.has_table("salesforce")) return;
+  SalesforceSection sf;
+  if (auto url = reader.get_string("salesforce.login_url", Requirement::required)) {
+    if (!url->starts_with("https://")) {
+      reader.add_problem("salesforce.login_url", fmt::format("expected an https:// URL such as "
+                                                             "\"https://login.salesforce.com\", got \"{}\"", *url));
+    } else {
+      while (!url->empty() && url->back() == '/') url->pop_back();
+      sf.login_url = *url;
+      std::string host = url->substr(8);
+      sf.org = host.substr(0, host.find_first_of(":/"));
+    }
+  }
+  if (auto org = reader.get_string("salesforce.org", Requirement::optional)) sf.org = *org;
+  if (auto version = reader.get_string("salesforce.api_version", Requirement::optional)) {
+    bool ok = version->size() >= 4 && version->find('.') != std::string::npos &&
+              version->find_first_not_of("0123456789.") == std::string::npos;
+    if (!ok) {
+      reader.add_problem("salesforce.api_version", fmt::format("expected a version such as \"59.0\", got \"{}\"", *version));
+    } else {
+      sf.api_version = *version;
+    }
+  }
+  if (auto flow = reader.get_string("salesforce.auth_flow", Requirement::optional)) {
+    if (*flow != "client_credentials" && *flow != "jwt_bearer" && *flow != "refresh_token") {
+      reader.add_problem("salesforce.auth_flow", fmt::format("expected client_credentials, jwt_bearer or refresh_token, "
+                                                             "got \"{}\"", *flow));
+    } else {
+      sf.auth_flow = *flow;
+    }
+  }
+  if (auto id = reader.get_string("salesforce.client_id", Requirement::required)) sf.client_id = *id;
+  if (auto user = reader.get_string("salesforce.username", Requirement::optional)) sf.username = *user;
+  if (sf.auth_flow == "jwt_bearer" && sf.username.empty()) {
+    reader.add_problem("salesforce.username", "required when salesforce.auth_flow is jwt_bearer");
+  }
+  auto read_path = [&](std::string_view key, std::optional<std::filesystem::path>& field) {
+    auto path = reader.get_string(key, Requirement::optional);
+    if (!path) return;
+    if (path->empty() || path->front() != '/') {
+      reader.add_problem(key, fmt::format("expected an absolute path, got \"{}\"", *path));
+    } else {
+      field = *path;
+    }
+  };
+  read_path("salesforce.client_secret_file", sf.client_secret_file);
+  read_path("salesforce.private_key_file", sf.private_key_file);
+  read_path("salesforce.refresh_token_file", sf.refresh_token_file);
+  read_path("salesforce.ca_bundle", sf.ca_bundle);
+  if (auto client = reader.get_string("salesforce.call_options_client", Requirement::optional)) sf.call_options_client = *client;
+  if (auto share = reader.get_string("salesforce.api_budget_share", Requirement::optional)) {
+    // A percentage as text keeps TOML integers and floats out of the way: "50%".
+    std::string text = *share;
+    bool ok = text.size() >= 2 && text.back() == '%';
+    int percent = ok ? std::atoi(text.substr(0, text.size() - 1).c_str()) : 0;
+    if (!ok || percent < 1 || percent > 100 || text.substr(0, text.size() - 1).find_first_not_of("0123456789") != std::string::npos) {
+      reader.add_problem("salesforce.api_budget_share", fmt::format("expected a percentage from \"1%\" to \"100%\", got \"{}\"", text));
+    } else {
+      sf.api_budget_share = percent / 100.0;
+    }
+  }
+  if (auto capture = reader.get_bool("salesforce.capture", Requirement::optional)) sf.capture = *capture;
+  read_duration(reader, "salesforce.poll_interval", {milliseconds(500), std::chrono::minutes(10)}, sf.poll_interval);
+  read_duration(reader, "salesforce.overlap", {std::chrono::seconds(0), std::chrono::hours(1)}, sf.overlap);
+  target = std::move(sf);
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -352,6 +420,7 @@ Config parse_config(std::string_view toml_text, const std::string& display_name)
   read_kafka(reader, config.kafka);
   read_prm(reader, config.prm);
   read_secrets(reader, config.secrets);
+  read_salesforce(reader, config.salesforce);
   reader.report_unknown_keys();
   if (!reader.problems().empty()) throw ConfigError(reader.problems());
   return config;

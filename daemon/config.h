@@ -64,6 +64,26 @@ struct PrmSection {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
 };
 
+// [salesforce] — one Salesforce org (optional). Secret values come from the secret store
+// ([secrets]) by name, or from the credential files named here.
+struct SalesforceSection {
+  std::string login_url;  // required
+  std::string org;        // names the org in cursors and event ids; default: login_url's host
+  std::string api_version{"59.0"};
+  std::string auth_flow{"client_credentials"};  // client_credentials | jwt_bearer | refresh_token
+  std::string client_id;  // required
+  std::string username;   // jwt_bearer
+  std::optional<std::filesystem::path> client_secret_file;
+  std::optional<std::filesystem::path> private_key_file;
+  std::optional<std::filesystem::path> refresh_token_file;
+  std::optional<std::filesystem::path> ca_bundle;
+  std::string call_options_client{"crmsync"};
+  double api_budget_share = 0.5;
+  bool capture = true;
+  std::chrono::milliseconds poll_interval{std::chrono::seconds(5)};
+  std::chrono::milliseconds overlap{std::chrono::minutes(2)};
+};
+
 // [secrets] — the encrypted secret store in the state database (optional).
 struct SecretsSection {
   std::filesystem::path master_key_file;  // required in the section
@@ -83,6 +103,7 @@ struct Config {
   KafkaSection kafka;
   std::optional<PrmSection> prm;
   std::optional<SecretsSection> secrets;
+  std::optional<SalesforceSection> salesforce;
 };
 
 // Everything wrong with a configuration file, one line per problem, each naming the key and the

@@ -15,6 +15,7 @@
 #include "daemon/metrics.h"
 #include "daemon/prm_capture_service.h"
 #include "daemon/readiness.h"
+#include "daemon/salesforce_service.h"
 #include "daemon/secret_reloader.h"
 #include "daemon/secrets_cli.h"
 #include "state/store_secret_provider.h"
@@ -132,6 +133,24 @@ int DaemonProcess::run() {
     secret_reloader->start();
   }
 
+  std::unique_ptr<mapping::SecretProvider> credential_files;
+  std::unique_ptr<SalesforceService> salesforce;
+  if (config_.salesforce) {
+    mapping::SecretProvider* provider = secrets.get();
+    if (provider == nullptr) {
+      credential_files = salesforce_credential_files(*config_.salesforce);
+      provider = credential_files.get();
+    }
+    salesforce = std::make_unique<SalesforceService>(config_, *provider, state_settings, metrics,
+                                                     logging_.logger("salesforce"));
+    try {
+      salesforce->start();
+    } catch (const std::exception& error) {
+      log->critical("cannot start: {}", error.what());
+      return 1;
+    }
+  }
+
   std::unique_ptr<PrmCaptureService> capture;
   if (capture_settings) {
     capture = std::make_unique<PrmCaptureService>(*capture_settings, state_settings,
@@ -164,6 +183,14 @@ int DaemonProcess::run() {
   while (true) {
     std::optional<ProcessSignal> signal = signals_.wait(tick);
     if (signal == ProcessSignal::terminate) break;
+    if (salesforce) {
+      salesforce->publish_metrics();
+      if (auto fatal = salesforce->fatal_error()) {
+        log->critical("stopping: salesforce capture: {}", *fatal);
+        exit_code = 1;
+        break;
+      }
+    }
     if (capture) {
       capture->publish_metrics();
       if (auto fatal = capture->fatal_error()) {
@@ -210,6 +237,7 @@ int DaemonProcess::run() {
     capture->stop();  // stop intake: drain in-flight events to Kafka and confirm them
     capture->publish_metrics();
   }
+  if (salesforce) salesforce->stop();
   if (secret_reloader) secret_reloader->stop();
   supervisor.stop();
   admin.stop();

@@ -13,6 +13,7 @@
 #include "connectors/prm/replication_frames.h"
 #include "connectors/prm/transaction_assembler.h"
 #include "state/capture_cursor_store.h"
+#include "state/migrator.h"
 
 namespace crmsync::connectors::prm {
 
@@ -394,7 +395,13 @@ Status PrmCapture::run(const std::atomic<bool>& stop) {
     if (!state_db) {
       auto connected = state::StateDatabase::connect(state_settings_);
       if (connected) {
-        state_db = std::move(connected).value();
+        // The capture may start before anything else migrated the state schema (idempotent, locked).
+        auto migrated = state::migrate(*connected.value(), state::embedded_migrations(), state::DryRun::no);
+        if (migrated) {
+          state_db = std::move(connected).value();
+        } else {
+          outcome = migrated.error();
+        }
       } else {
         outcome = connected.error();
       }

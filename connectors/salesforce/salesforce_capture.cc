@@ -13,6 +13,7 @@
 #include "connectors/kafka/kafka_producer.h"
 #include "connectors/salesforce/salesforce_client.h"
 #include "connectors/salesforce/salesforce_record_sink.h"
+#include "state/migrator.h"
 
 namespace crmsync::connectors::salesforce {
 
@@ -111,6 +112,10 @@ mapping::Result<std::size_t> SalesforceCapture::poll_once(http::Deadline deadlin
   if (!state_) {
     auto connected = state::StateDatabase::connect(state_settings_);
     if (!connected) return connected.error();
+    // The capture may start before anything else migrated the state schema (idempotent, locked).
+    if (auto migrated = state::migrate(*connected.value(), state::embedded_migrations(), state::DryRun::no); !migrated) {
+      return migrated.error();
+    }
     state_ = std::move(connected).value();
   }
   std::size_t total = 0;

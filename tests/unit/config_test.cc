@@ -105,8 +105,16 @@ TEST(Config, UnknownSectionIsNamed) {
 }
 
 TEST(Config, UnknownKeyWithoutCloseMatchHasNoSuggestion) {
-  EXPECT_THAT(problems_of(std::string(kMinimal) + "[salesforce]\nclient_secret = \"s3cr3t\"\n"),
-              ElementsAre("config: salesforce: unknown key (crmsync.toml:6)"));
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[mappings]\nfile = \"m.toml\"\n"),
+              ElementsAre("config: mappings: unknown key (crmsync.toml:6)"));
+}
+
+TEST(Config, ASecretValueInTheFileIsRefusedAndTheFileKeySuggested) {
+  auto problems = problems_of(std::string(kMinimal) +
+                              "[salesforce]\nlogin_url = \"https://login.salesforce.com\"\nclient_id = \"x\"\n"
+                              "client_secret = \"s3cr3t-canary\"\n");
+  EXPECT_THAT(problems, ElementsAre("config: salesforce.client_secret: unknown key; did you mean "
+                                    "salesforce.client_secret_file? (crmsync.toml:9)"));
 }
 
 TEST(Config, WrongTypeIsNamedWithWhatWasFound) {
@@ -238,6 +246,32 @@ TEST(Config, SecretsSectionNeedsAnAbsoluteMasterKeyPath) {
               ElementsAre(HasSubstr("secrets.master_key_file: required key is missing"),
                           HasSubstr("secrets.master_key: unknown key; did you mean secrets.master_key_file?")))
       << "a key value in the config itself is refused";
+}
+
+TEST(Config, SalesforceSectionIsValidated) {
+  Config config = parse_config(std::string(kMinimal) + R"(
+[salesforce]
+login_url = "https://acme.my.salesforce.com/"
+client_id = "3MVG9"
+client_secret_file = "/run/credentials/crmsync.service/sf-secret"
+api_budget_share = "40%"
+)",
+                               "crmsync.toml");
+  ASSERT_TRUE(config.salesforce.has_value());
+  EXPECT_EQ(config.salesforce->login_url, "https://acme.my.salesforce.com");
+  EXPECT_EQ(config.salesforce->org, "acme.my.salesforce.com");
+  EXPECT_DOUBLE_EQ(config.salesforce->api_budget_share, 0.4);
+  EXPECT_TRUE(config.salesforce->capture);
+  EXPECT_THAT(problems_of(std::string(kMinimal) + R"(
+[salesforce]
+login_url = "http://insecure"
+auth_flow = "jwt_bearer"
+api_budget_share = "150%"
+)"),
+              ElementsAre(HasSubstr("salesforce.login_url: expected an https:// URL"),
+                          HasSubstr("salesforce.client_id: required key is missing"),
+                          HasSubstr("salesforce.username: required when salesforce.auth_flow is jwt_bearer"),
+                          HasSubstr("salesforce.api_budget_share: expected a percentage")));
 }
 
 TEST(Config, MissingFileSaysHowToPointAtOne) {

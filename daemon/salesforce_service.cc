@@ -1,0 +1,110 @@
+#include "daemon/salesforce_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "connectors/http/http_transport.h"
+#include "connectors/kafka/kafka_producer.h"
+#include "connectors/salesforce/salesforce_capture.h"
+#include "connectors/salesforce/salesforce_client.h"
+#include "daemon/metrics.h"
+#include "daemon/settings_from_config.h"
+#include "state/file_secret_provider.h"
+
+namespace crmsync::daemon {
+
+namespace sf = connectors::salesforce;
+
+struct SalesforceService::Parts {
+  Config config;
+  mapping::SecretProvider& secrets;
+  state::StateDatabaseSettings state;
+  std::shared_ptr<spdlog::logger> logger;
+  std::unique_ptr<connectors::http::HttpTransport> transport;
+  std::unique_ptr<sf::SalesforceClient> client;
+  std::unique_ptr<connectors::kafka::KafkaProducer> producer;
+  std::unique_ptr<sf::SalesforceCapture> capture;
+  MetricSeries& used;
+  MetricSeries& limit;
+  MetricSeries& paused;
+};
+
+std::unique_ptr<mapping::SecretProvider> salesforce_credential_files(const SalesforceSection& section) {
+  std::map<std::string, std::filesystem::path> files;
+  if (section.client_secret_file) files["salesforce.client_secret"] = *section.client_secret_file;
+  if (section.private_key_file) files["salesforce.jwt_private_key"] = *section.private_key_file;
+  if (section.refresh_token_file) files["salesforce.refresh_token"] = *section.refresh_token_file;
+  return std::make_unique<state::FileSecretProvider>(std::move(files));
+}
+
+SalesforceService::SalesforceService(const Config& config, mapping::SecretProvider& secrets,
+                                     state::StateDatabaseSettings state, MetricsRegistry& metrics,
+                                     std::shared_ptr<spdlog::logger> logger)
+    : parts_(new Parts{config, secrets, std::move(state), std::move(logger), nullptr, nullptr, nullptr, nullptr,
+                       metrics.series("crmsync_salesforce_api_requests_used",
+                                      "The org's daily API requests used, as Sforce-Limit-Info last said.",
+                                      MetricType::gauge),
+                       metrics.series("crmsync_salesforce_api_requests_limit", "The org's daily API request allocation.",
+                                      MetricType::gauge),
+                       metrics.series("crmsync_salesforce_writes_paused",
+                                      "1 while Salesforce writes are paused by crmsync's API budget share.",
+                                      MetricType::gauge)}) {}
+
+SalesforceService::~SalesforceService() { stop(); }
+
+void SalesforceService::start() {
+  const SalesforceSection& section = *parts_->config.salesforce;
+  sf::SalesforceSettings settings;
+  settings.login_url = section.login_url;
+  settings.api_version = section.api_version;
+  settings.auth_flow = section.auth_flow == "jwt_bearer"      ? sf::AuthFlow::jwt_bearer
+                       : section.auth_flow == "refresh_token" ? sf::AuthFlow::refresh_token
+                                                              : sf::AuthFlow::client_credentials;
+  settings.client_id = section.client_id;
+  settings.username = section.username;
+  settings.call_options_client = section.call_options_client;
+  settings.api_budget_share = section.api_budget_share;
+  parts_->transport = connectors::http::make_curl_transport({section.ca_bundle, std::chrono::seconds(10), 8}, parts_->logger);
+  parts_->client = std::make_unique<sf::SalesforceClient>(settings, *parts_->transport, parts_->secrets, parts_->logger,
+                                                          mapping::RetryPolicy{}, mapping::make_uniform_random(),
+                                                          connectors::http::real_sleeper());
+  if (!section.capture) return;
+  auto producer = connectors::kafka::KafkaProducer::create(kafka_settings_from(parts_->config), parts_->logger);
+  if (!producer) throw std::runtime_error("salesforce capture: " + producer.error().message);
+  parts_->producer = std::move(producer).value();
+  sf::SalesforceCaptureSettings capture;
+  capture.org = section.org;
+  capture.objects = sf::default_captured_objects();
+  capture.topic = parts_->config.kafka.topic_prefix + ".changes.salesforce";
+  capture.overlap = std::chrono::duration_cast<std::chrono::seconds>(section.overlap);
+  capture.poll_interval = section.poll_interval;
+  parts_->capture = std::make_unique<sf::SalesforceCapture>(capture, *parts_->client, *parts_->producer, parts_->state,
+                                                            parts_->logger);
+  thread_ = std::thread([this] {
+    auto outcome = parts_->capture->run(stop_);
+    if (!outcome) {
+      std::lock_guard lock(mutex_);
+      fatal_error_ = outcome.error().message;
+    }
+  });
+}
+
+void SalesforceService::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<std::string> SalesforceService::fatal_error() const {
+  std::lock_guard lock(mutex_);
+  return fatal_error_;
+}
+
+void SalesforceService::publish_metrics() {
+  if (!parts_->client) return;
+  if (auto usage = parts_->client->last_usage()) {
+    parts_->used.set(static_cast<double>(usage->used));
+    parts_->limit.set(static_cast<double>(usage->limit));
+  }
+  parts_->paused.set(parts_->client->writes_paused() ? 1 : 0);
+}
+
+}  // namespace crmsync::daemon

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "daemon/config.h"
+#include "mapping/secret_provider.h"
+#include "state/state_database.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace crmsync::daemon {
+
+class MetricsRegistry;
+
+// The Salesforce side of `crmsync run`: the connector (session, client with the API budget) and,
+// with salesforce.capture, the change capture on its own thread, producing to
+// <prefix>.changes.salesforce. Publishes the API budget as metrics. Owned by DaemonProcess:
+// start() after the admin endpoint, stop() early on shutdown.
+class SalesforceService {
+ public:
+  SalesforceService(const Config& config, mapping::SecretProvider& secrets, state::StateDatabaseSettings state,
+                    MetricsRegistry& metrics, std::shared_ptr<spdlog::logger> logger);
+  ~SalesforceService();
+
+  // Throws std::runtime_error when the connector cannot be set up (Kafka producer configuration).
+  void start();
+  void stop();
+  std::optional<std::string> fatal_error() const;
+  void publish_metrics();
+
+ private:
+  struct Parts;
+  std::unique_ptr<Parts> parts_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::optional<std::string> fatal_error_;
+};
+
+// Credential files named in [salesforce], as a SecretProvider (when there is no [secrets] store).
+std::unique_ptr<mapping::SecretProvider> salesforce_credential_files(const SalesforceSection& section);
+
+}  // namespace crmsync::daemon

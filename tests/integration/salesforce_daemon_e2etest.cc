@@ -1,0 +1,97 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "connectors/kafka/kafka_consumer.h"
+#include "connectors/salesforce/salesforce_client.h"
+#include "connectors/salesforce/salesforce_record_sink.h"
+#include "daemon/logging.h"
+#include "state/file_secret_provider.h"
+#include "state/state_database.h"
+#include "tests/support/child_process.h"
+#include "tests/support/crm_emulator.h"
+#include "tests/support/service_env.h"
+
+namespace crmsync {
+namespace {
+
+using ::testing::HasSubstr;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// `crmsync run` with a [salesforce] section: it captures the emulator's changes into Kafka and
+// reports the org's API usage.
+TEST(SalesforceInTheDaemon, CapturesChangesIntoKafkaAndReportsApiUsage) {
+  testing::CrmEmulator emulator("salesforce");
+  std::string name = testing::unique_name("sfd");
+  auto dir = std::filesystem::temp_directory_path() / name;
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "client_secret") << "crmsync-emulator-secret";
+  ::chmod((dir / "client_secret").c_str(), 0600);
+  unsigned short port = testing::free_local_port();
+  std::string config = (dir / "crmsync.toml").string();
+  std::ofstream(config) << "[admin]\nlisten = \"127.0.0.1:" << port << "\"\n[state]\ndatabase_url = \""
+                        << testing::require_service_env("CRMSYNC_PG_URL") << "\"\nschema = \"" << name << "\"\n"
+                        << "[kafka]\nbrokers = [\"" << testing::require_service_env("CRMSYNC_KAFKA_BROKERS")
+                        << "\"]\ntopic_prefix = \"" << name << "\"\n[salesforce]\nlogin_url = \"" << emulator.base_url()
+                        << "\"\nclient_id = \"crmsync-emulator-client\"\nclient_secret_file = \"" << (dir / "client_secret").string()
+                        << "\"\nca_bundle = \"" << emulator.ca_file() << "\"\npoll_interval = \"500ms\"\n";
+
+  // A record exists in Salesforce before crmsync starts.
+  daemon::Logging logging(daemon::LogFormat::text, daemon::LogLevel::warn, std::make_shared<daemon::LogRedactor>());
+  state::FileSecretProvider secrets({{"salesforce.client_secret", dir / "client_secret"}});
+  auto transport = connectors::http::make_curl_transport({emulator.ca_file(), seconds(5), 2}, logging.logger("http"));
+  connectors::salesforce::SalesforceSettings settings;
+  settings.login_url = emulator.base_url();
+  settings.client_id = "crmsync-emulator-client";
+  connectors::salesforce::SalesforceClient client(settings, *transport, secrets, logging.logger("sf"), mapping::RetryPolicy{},
+                                                  mapping::make_uniform_random(), connectors::http::real_sleeper());
+  connectors::salesforce::SalesforceRecordSink sink(client);
+  mapping::CrmRecordWrite write;
+  write.prm_id = "daemon-e2e-1";
+  write.fields = {{"Name", mapping::FieldValue::string_value("Captured by the daemon")}};
+  ASSERT_TRUE(sink.apply({write}, std::chrono::steady_clock::now() + seconds(30)).ok());
+
+  testing::ChildProcess crmsync(CRMSYNC_BINARY, {"run", "--config", config});
+  connectors::kafka::KafkaSettings kafka;
+  kafka.brokers = {testing::require_service_env("CRMSYNC_KAFKA_BROKERS")};
+  auto consumer = connectors::kafka::KafkaConsumer::create(kafka, testing::unique_name("g"), logging.logger("c"));
+  ASSERT_TRUE(consumer.ok());
+  ASSERT_TRUE(consumer.value()->subscribe({name + ".changes.salesforce"}).ok());
+  std::optional<std::string> event;
+  auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (!event && std::chrono::steady_clock::now() < deadline) {
+    auto polled = consumer.value()->poll(milliseconds(200));
+    if (polled.ok() && polled.value()) event = polled.value()->value;
+  }
+  ASSERT_TRUE(event.has_value()) << crmsync.output();
+  rapidjson::Document json;
+  json.Parse(event->c_str());
+  EXPECT_EQ(std::string(json["source"].GetString()), "salesforce");
+  EXPECT_EQ(std::string(json["ids"]["prm"].GetString()), "daemon-e2e-1");
+  EXPECT_EQ(std::string(json["fields"]["Name"].GetString()), "Captured by the daemon");
+
+  auto metrics = testing::http_get(port, "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("crmsync_salesforce_writes_paused 0"));
+  EXPECT_THAT(metrics->body, HasSubstr("crmsync_salesforce_api_requests_limit 15000"));
+  crmsync.send_signal(SIGTERM);
+  EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
+  EXPECT_THAT(crmsync.output(), ::testing::Not(HasSubstr("crmsync-emulator-secret")));
+
+  state::StateDatabaseSettings state_settings;
+  state_settings.url = testing::require_service_env("CRMSYNC_PG_URL");
+  if (auto db = state::StateDatabase::connect(state_settings); db) {
+    (void)db.value()->execute("DROP SCHEMA IF EXISTS " + name + " CASCADE");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace crmsync
