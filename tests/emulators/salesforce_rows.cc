@@ -2,6 +2,7 @@
 // field-level validation of request bodies. Reference, uniqueness and share-row rules live in
 // salesforce_write_rules.cc.
 
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <functional>
@@ -410,13 +411,18 @@ SalesforceApi::WriteOutcome SalesforceApi::upsert(ObjectTable& table, const std:
     out.status = 400;
     return out;
   }
+  // Scan without sorting the whole table (bulk upserts into large tables stay linear); only the
+  // few matches are put in creation order.
   std::vector<Record*> matches;
-  for (Record* r : table.live_rows_in_order()) {
-    if (std::holds_alternative<std::string>(r->get(f->name)) &&
-        iequals(std::get<std::string>(r->get(f->name)), value)) {
-      matches.push_back(r);
+  for (auto& [id, row] : table.rows) {
+    if (row.deleted) continue;
+    const auto& current = row.get(f->name);
+    if (std::holds_alternative<std::string>(current) && iequals(std::get<std::string>(current), value)) {
+      matches.push_back(&row);
     }
   }
+  std::sort(matches.begin(), matches.end(),
+            [](const Record* a, const Record* b) { return a->sequence < b->sequence; });
   if (matches.size() > 1) {
     out.status = 300;
     for (Record* r : matches) out.matches.push_back(r->id);
