@@ -250,12 +250,21 @@ mapping::Result<std::size_t> SalesforceCapture::poll_object(const SalesforceCapt
 }
 
 mapping::Status SalesforceCapture::run(const std::atomic<bool>& stop) {
+  int failures = 0;
   while (!stop) {
     auto polled = poll_once(std::chrono::steady_clock::now() + std::chrono::minutes(5));
     if (!polled) {
       if (polled.error().error_class == ErrorClass::fatal) return polled.error();
-      logger_->warn("salesforce capture poll failed kind={} error=\"{}\"", mapping::to_string(polled.error().error_class),
-                    polled.error().message);
+      ++failures;
+      // Repeated failures are logged at attempts 1, 2, 4, 8, … so that an outage is visible
+      // without flooding the log.
+      if ((failures & (failures - 1)) == 0) {
+        logger_->warn("salesforce capture poll failed kind={} attempt={} error=\"{}\"",
+                      mapping::to_string(polled.error().error_class), failures, polled.error().message);
+      }
+    } else {
+      if (failures > 0) logger_->info("salesforce capture recovered after_failures={}", failures);
+      failures = 0;
     }
     auto resume = std::chrono::steady_clock::now() + settings_.poll_interval;
     while (!stop && std::chrono::steady_clock::now() < resume) std::this_thread::sleep_for(std::chrono::milliseconds(50));
