@@ -1,0 +1,348 @@
+#include "connectors/dynamics/dataverse_applier.h"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <stdexcept>
+
+#include "connectors/dynamics/dataverse_odata.h"
+
+namespace crmsync::connectors::dynamics {
+
+namespace {
+
+using mapping::CrmRecordWrite;
+using mapping::CrmShareWrite;
+using mapping::CrmWriteResult;
+using mapping::ErrorClass;
+using mapping::SyncError;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+constexpr std::size_t kMaxBatch = 1000;
+constexpr int kMaxRounds =
+    5;  // per record, for answers of its own that can be retried (429/5xx in a part)
+
+void write_string(JsonWriter& out, std::string_view text) {
+  out.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+void write_value(JsonWriter& out, const mapping::FieldValue& value) {
+  using Kind = mapping::FieldValue::Kind;
+  switch (value.kind) {
+    case Kind::null:
+      out.Null();
+      break;
+    case Kind::string:
+      write_string(out, value.text);
+      break;
+    case Kind::boolean:
+      out.Bool(value.text == "true");
+      break;
+    case Kind::number:
+      if (!value.text.empty() &&
+          value.text.find_first_not_of("0123456789.-+eE") == std::string::npos) {
+        out.RawValue(value.text.data(), value.text.size(), rapidjson::kNumberType);
+      } else {
+        write_string(out, value.text);
+      }
+      break;
+  }
+}
+
+std::string record_body(const CrmRecordWrite& write, bool include_key) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter out(buffer);
+  out.StartObject();
+  for (const auto& field : write.fields) {
+    write_string(out, field.name);
+    write_value(out, field.value);
+  }
+  if (include_key) {
+    write_string(out, kPrmIdKey);
+    write_string(out, write.prm_id);
+  }
+  if (write.owner_id) {
+    PrincipalRef owner = parse_principal(*write.owner_id);
+    write_string(out, "ownerid@odata.bind");
+    write_string(out, fmt::format("/{}s({})", owner.logical_name, owner.id));
+  }
+  out.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string record_path(const EntitySet& set, const CrmRecordWrite& write) {
+  if (write.crm_id) return fmt::format("{}({})", set.set_name, *write.crm_id);
+  return fmt::format("{}({})", set.set_name, alternate_key(write.prm_id));
+}
+
+std::string describe(const CrmRecordWrite& write) {
+  const EntitySet& set = entity_set_for(write.object);
+  return fmt::format("{} {} prm_id={}{}",
+                     write.op == mapping::CanonicalEvent::Operation::remove ? "delete" : "upsert",
+                     set.set_name, write.prm_id, write.crm_id ? " id=" + *write.crm_id : "");
+}
+
+BatchOperation record_operation(const std::string& api_base, const CrmRecordWrite& write) {
+  const EntitySet& set = entity_set_for(write.object);
+  BatchOperation op;
+  if (write.op == mapping::CanonicalEvent::Operation::remove) {
+    op.method = "DELETE";
+    op.url = api_base + record_path(set, write);
+  } else {
+    op.method = "PATCH";
+    op.url = api_base + record_path(set, write) + "?$select=" + set.primary_key;
+    op.headers.emplace_back("Prefer", "return=representation");
+    op.body = record_body(write, write.crm_id.has_value());
+  }
+  if (write.etag) op.headers.emplace_back("If-Match", *write.etag);
+  return op;
+}
+
+// What one answered record operation means for the engine.
+CrmWriteResult record_result(const CrmRecordWrite& write, const BatchPartResponse& part) {
+  const EntitySet& set = entity_set_for(write.object);
+  CrmWriteResult result;
+  result.crm_id = write.crm_id;
+  result.created = part.status == 201;
+  rapidjson::Document doc;
+  if (!part.body.empty()) doc.Parse(part.body.c_str());
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember(set.primary_key.c_str()) &&
+      doc[set.primary_key.c_str()].IsString()) {
+    result.crm_id = doc[set.primary_key.c_str()].GetString();
+  } else if (auto entity = part.header("odata-entityid")) {
+    if (auto guid = trailing_guid(*entity)) result.crm_id = *guid;
+  }
+  return result;
+}
+
+std::string random_boundary() {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  return fmt::format("batch_{:016x}", generator());
+}
+
+std::string share_target(const CrmShareWrite& share) {
+  const EntitySet& set = entity_set_for(share.object);
+  return fmt::format(R"({{"{}":"{}","@odata.type":"Microsoft.Dynamics.CRM.{}"}})", set.primary_key,
+                     json_escape(share.crm_record_id), set.logical_name);
+}
+
+std::string share_principal(const PrincipalRef& principal) {
+  return fmt::format(R"({{"{}id":"{}","@odata.type":"Microsoft.Dynamics.CRM.{}"}})",
+                     principal.logical_name, json_escape(principal.id), principal.logical_name);
+}
+
+}  // namespace
+
+const EntitySet& entity_set_for(mapping::ObjectKind object) {
+  static const EntitySet kAccounts{"account", "accounts", "accountid"};
+  static const EntitySet kOpportunities{"opportunity", "opportunities", "opportunityid"};
+  return object == mapping::ObjectKind::deal ? kOpportunities : kAccounts;
+}
+
+PrincipalRef parse_principal(const std::string& principal) {
+  if (principal.starts_with("systemuser:")) return {"systemuser", principal.substr(11)};
+  if (principal.starts_with("team:")) return {"team", principal.substr(5)};
+  return {"team", principal};
+}
+
+DataverseApplier::DataverseApplier(DataverseClient& client, DataverseApplySettings settings,
+                                   std::shared_ptr<spdlog::logger> logger)
+    : client_(client), settings_(settings), logger_(std::move(logger)) {
+  if (settings_.batch_size == 0 || settings_.batch_size > kMaxBatch) {
+    throw std::invalid_argument(fmt::format("dynamics.batch_size: expected 1..{}, got {}",
+                                            kMaxBatch, settings_.batch_size));
+  }
+}
+
+mapping::Result<std::vector<DataverseApplier::ChangeSetOutcome>> DataverseApplier::send_batch(
+    const std::vector<ChangeSet>& sets, const std::string& what, http::Deadline deadline) {
+  std::string boundary = random_boundary();
+  DataverseRequest request;
+  request.method = "POST";
+  request.target = "$batch";
+  request.headers = {{"Content-Type", "multipart/mixed; boundary=" + boundary},
+                     {"Prefer", "odata.continue-on-error"}};
+  request.body = build_batch_body(sets, boundary);
+  request.description = fmt::format("POST $batch ({}, {} change sets)", what, sets.size());
+  ++batches_sent_;
+  auto answer = client_.send(request, deadline);
+  if (!answer) return answer.error();
+  auto parts =
+      parse_batch_response(answer.value().header("content-type").value_or(""), answer.value().body);
+  if (!parts) return parts.error();
+  std::vector<ChangeSetOutcome> outcomes(sets.size());
+  std::vector<bool> answered(sets.size(), false);
+  for (auto& part : parts.value()) {
+    auto index = change_set_of(part.content_id);
+    if (!index || *index >= sets.size()) {
+      // Only a failed request without Content-ID could come back so; nothing to map it to.
+      logger_->error(
+          "dataverse $batch answer part without a known Content-ID status={} what=\"{}\"",
+          part.status, what);
+      continue;
+    }
+    answered[*index] = true;
+    auto verdict = classify_dataverse(part.status, part.body, part.header("retry-after"), what);
+    if (verdict.kind == http::ResponseVerdict::Kind::success) {
+      outcomes[*index].parts.push_back(std::move(part));
+    } else {
+      SyncError error = verdict.error;
+      if (verdict.kind == http::ResponseVerdict::Kind::refresh_auth)
+        error.error_class = ErrorClass::auth;
+      outcomes[*index].error = error;
+      outcomes[*index].status = part.status;
+    }
+  }
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    if (!answered[i]) {
+      outcomes[i].error = SyncError{
+          ErrorClass::transient, "dataverse: the $batch answer holds nothing for this change set"};
+    }
+  }
+  return outcomes;
+}
+
+mapping::Result<std::vector<CrmWriteResult>> DataverseApplier::apply(
+    const std::vector<CrmRecordWrite>& writes, http::Deadline deadline) {
+  std::vector<CrmWriteResult> results(writes.size());
+  std::vector<int> rounds(writes.size(), 0);
+  std::vector<std::size_t> pending(writes.size());
+  for (std::size_t i = 0; i < writes.size(); ++i) pending[i] = i;
+  while (!pending.empty()) {
+    std::vector<std::size_t> next;
+    for (std::size_t start = 0; start < pending.size(); start += settings_.batch_size) {
+      std::size_t end = std::min(pending.size(), start + settings_.batch_size);
+      std::vector<ChangeSet> sets;
+      for (std::size_t k = start; k < end; ++k)
+        sets.push_back({record_operation(client_.api_base(), writes[pending[k]])});
+      auto outcomes = send_batch(sets, fmt::format("{} record(s)", end - start), deadline);
+      if (!outcomes) return outcomes.error();
+      std::size_t failed = 0;
+      for (std::size_t k = start; k < end; ++k) {
+        std::size_t index = pending[k];
+        const CrmRecordWrite& write = writes[index];
+        ChangeSetOutcome& outcome = outcomes.value()[k - start];
+        ++rounds[index];
+        if (!outcome.error && !outcome.parts.empty()) {
+          results[index] = record_result(write, outcome.parts.front());
+          continue;
+        }
+        SyncError error =
+            outcome.error.value_or(SyncError{ErrorClass::transient, "dataverse: empty answer"});
+        bool gone = write.op == mapping::CanonicalEvent::Operation::remove && outcome.status == 404;
+        if (gone) {  // deleting what is not there (any more) is done
+          results[index] = CrmWriteResult{write.crm_id, false, std::nullopt};
+          continue;
+        }
+        if (mapping::is_retryable(error.error_class) && rounds[index] < kMaxRounds &&
+            std::chrono::steady_clock::now() < deadline) {
+          next.push_back(index);
+          continue;
+        }
+        ++failed;
+        error.message = fmt::format("{} ({})", error.message, describe(write));
+        results[index] = CrmWriteResult{write.crm_id, false, std::move(error)};
+      }
+      logger_->info("dataverse batch applied records={} failed={} retry_later={}", end - start,
+                    failed, next.size());
+    }
+    pending = std::move(next);
+  }
+  return results;
+}
+
+mapping::Result<std::vector<mapping::Status>> DataverseApplier::apply_shares(
+    const std::vector<CrmShareWrite>& shares, http::Deadline deadline) {
+  std::vector<mapping::Status> statuses(shares.size(), mapping::ok_status());
+  const std::size_t per_batch =
+      std::max<std::size_t>(1, std::min(settings_.batch_size, kMaxBatch / 2));
+  for (std::size_t start = 0; start < shares.size(); start += per_batch) {
+    std::size_t end = std::min(shares.size(), start + per_batch);
+    std::vector<ChangeSet> sets;
+    for (std::size_t k = start; k < end; ++k) {
+      const CrmShareWrite& share = shares[k];
+      PrincipalRef principal = parse_principal(share.principal_id);
+      std::string target = share_target(share);
+      ChangeSet set;
+      if (share.grant) {
+        std::string mask = share.access == mapping::ShareGrant::Access::edit
+                               ? "ReadAccess,WriteAccess"
+                               : "ReadAccess";
+        std::string body =
+            fmt::format(R"({{"Target":{},"PrincipalAccess":{{"Principal":{},"AccessMask":"{}"}}}})",
+                        target, share_principal(principal), mask);
+        set.push_back({"POST", client_.api_base() + "GrantAccess", {}, body});
+        set.push_back(
+            {"POST", client_.api_base() + "ModifyAccess", {}, body});  // exactly this mask
+      } else {
+        std::string body =
+            fmt::format(R"({{"Target":{},"Revokee":{}}})", target, share_principal(principal));
+        set.push_back({"POST", client_.api_base() + "RevokeAccess", {}, body});
+      }
+      sets.push_back(std::move(set));
+    }
+    auto outcomes = send_batch(sets, fmt::format("{} share(s)", end - start), deadline);
+    if (!outcomes) return outcomes.error();
+    for (std::size_t k = start; k < end; ++k) {
+      auto& outcome = outcomes.value()[k - start];
+      if (outcome.error) {
+        SyncError error = *outcome.error;
+        error.message = fmt::format("{} ({} {} record={} principal={})", error.message,
+                                    shares[k].grant ? "grant" : "revoke",
+                                    entity_set_for(shares[k].object).set_name,
+                                    shares[k].crm_record_id, shares[k].principal_id);
+        statuses[k] = std::move(error);
+      }
+    }
+  }
+  return statuses;
+}
+
+mapping::Result<std::vector<SharedPrincipal>> DataverseApplier::shared_principals(
+    mapping::ObjectKind object, const std::string& crm_record_id, http::Deadline deadline) {
+  return retrieve_shared_principals(client_, object, crm_record_id, deadline);
+}
+
+mapping::Result<std::vector<SharedPrincipal>> retrieve_shared_principals(
+    DataverseClient& client, mapping::ObjectKind object, const std::string& crm_record_id,
+    http::Deadline deadline) {
+  const EntitySet& set = entity_set_for(object);
+  DataverseRequest request;
+  request.target = "RetrieveSharedPrincipalsAndAccess(Target=@t)?@t=" +
+                   url_encode(fmt::format("{{'@odata.id':'{}({})'}}", set.set_name, crm_record_id));
+  request.description =
+      fmt::format("GET RetrieveSharedPrincipalsAndAccess {} id={}", set.set_name, crm_record_id);
+  auto answer = client.send(request, deadline);
+  if (!answer) return answer.error();
+  rapidjson::Document doc;
+  doc.Parse(answer.value().body.c_str());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("PrincipalAccesses") ||
+      !doc["PrincipalAccesses"].IsArray()) {
+    return SyncError{ErrorClass::invalid,
+                     "dataverse: " + request.description + ": no PrincipalAccesses in the answer"};
+  }
+  std::vector<SharedPrincipal> out;
+  for (const auto& entry : doc["PrincipalAccesses"].GetArray()) {
+    if (!entry.IsObject() || !entry.HasMember("Principal") || !entry["Principal"].IsObject())
+      continue;
+    const auto& principal = entry["Principal"];
+    SharedPrincipal shared;
+    std::string type = principal.HasMember("@odata.type") && principal["@odata.type"].IsString()
+                           ? principal["@odata.type"].GetString()
+                           : "";
+    auto dot = type.rfind('.');
+    shared.principal.logical_name = dot == std::string::npos ? type : type.substr(dot + 1);
+    if (principal.HasMember("ownerid") && principal["ownerid"].IsString())
+      shared.principal.id = principal["ownerid"].GetString();
+    if (entry.HasMember("AccessMask") && entry["AccessMask"].IsString())
+      shared.access_mask = entry["AccessMask"].GetString();
+    out.push_back(std::move(shared));
+  }
+  return out;
+}
+
+}  // namespace crmsync::connectors::dynamics
