@@ -2,10 +2,13 @@
 // counters (deploy/dev/bench crm-apply starts what it needs). Prints key=value lines for
 // docs/performance.md; not a test.
 //
-//   crmsync_bench_crm_apply [--deals N] [--chunk C]
+//   crmsync_bench_crm_apply [--deals N] [--dynamics-deals M] [--chunk C] [--dynamics-batch B]
 //
-// N changed deals reach the Salesforce sink in chunks of C (as an apply worker hands over what
-// accumulated while a batch filled); the sink groups them into sObject Collections calls.
+// N changed deals reach each CRM's writer in chunks of C (as an apply worker hands over what
+// accumulated while a batch filled): the Salesforce sink groups them into sObject Collections
+// calls, the Dataverse applier M deals into $batch requests of B records. (M defaults to 2,000:
+// the Dataverse emulator copies a table per change set, so its time grows with the square of M,
+// while records per batch does not depend on M.)
 
 #include <rapidjson/document.h>
 
@@ -13,6 +16,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "connectors/dynamics/dataverse_applier.h"
+#include "connectors/dynamics/dataverse_client.h"
+#include "connectors/dynamics/dataverse_token_client.h"
 #include "connectors/http/retrying_client.h"
 #include "connectors/salesforce/salesforce_client.h"
 #include "connectors/salesforce/salesforce_record_sink.h"
@@ -43,16 +49,20 @@ rapidjson::Document stats(connectors::http::HttpTransport& transport, const std:
 int main(int argc, char** argv) {
   long deals = 20'000;
   long chunk = 1'000;
+  long dynamics_batch = 100;
+  long dynamics_deals = 2'000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--deals") deals = std::atol(argv[i + 1]);
     else if (flag == "--chunk") chunk = std::atol(argv[i + 1]);
+    else if (flag == "--dynamics-batch") dynamics_batch = std::atol(argv[i + 1]);
+    else if (flag == "--dynamics-deals") dynamics_deals = std::atol(argv[i + 1]);
     else {
-      std::cerr << "usage: crmsync_bench_crm_apply [--deals N] [--chunk C]\n";
+      std::cerr << "usage: crmsync_bench_crm_apply [--deals N] [--dynamics-deals M] [--chunk C] [--dynamics-batch B]\n";
       return 2;
     }
   }
-  if (deals <= 0 || chunk <= 0) return 2;
+  if (deals <= 0 || dynamics_deals <= 0 || chunk <= 0 || dynamics_batch <= 0 || dynamics_batch > 1000) return 2;
 
   testing::CrmEmulator emulator("salesforce", {"--daily-api-limit", "1000000"});
   daemon::Logging logging(daemon::LogFormat::text, daemon::LogLevel::warn, std::make_shared<daemon::LogRedactor>());
@@ -112,6 +122,64 @@ int main(int argc, char** argv) {
             << "salesforce_records_per_write_call=" << (write_calls > 0 ? static_cast<double>(written) / static_cast<double>(write_calls) : 0) << '\n'
             << "salesforce_seconds=" << elapsed << '\n'
             << "salesforce_records_per_s=" << static_cast<double>(deals) / elapsed << '\n';
+
+  // Dataverse: the same deals as opportunities, in $batch requests.
+  testing::CrmEmulator dataverse("dynamics");
+  auto dv_transport = connectors::http::make_curl_transport({dataverse.ca_file(), seconds(10), 8}, logging.logger("http"));
+  connectors::http::RetryingHttpClient dv_http(*dv_transport, mapping::RetryPolicy{}, mapping::make_uniform_random(),
+                                               connectors::http::real_sleeper(), logging.logger("http"));
+  state::FileSecretProvider dv_secrets({{"dynamics.client_secret", dir / "client_secret"}});
+  connectors::dynamics::DataverseSettings dv_settings;
+  dv_settings.org_url = dataverse.base_url();
+  dv_settings.authority_url = dataverse.base_url();
+  dv_settings.tenant = "crmsync-tenant";
+  dv_settings.client_id = "crmsync-emulator-client";
+  connectors::dynamics::DataverseTokenClient tokens(dv_settings, dv_http, dv_secrets, logging.logger("dynamics"));
+  connectors::dynamics::DataverseClient dv_client(dv_settings, dv_http, tokens);
+  connectors::dynamics::DataverseApplier applier(dv_client, {static_cast<std::size_t>(dynamics_batch)},
+                                                 logging.logger("dynamics"));
+  (void)dv_transport->send({"DELETE", dataverse.base_url() + "/_emulator/stats", {}, "", "reset stats"},
+                           std::chrono::steady_clock::now() + seconds(10));
+  auto dv_started = std::chrono::steady_clock::now();
+  long dv_failed = 0;
+  for (long start = 0; start < dynamics_deals; start += chunk) {
+    std::vector<mapping::CrmRecordWrite> writes;
+    for (long i = start; i < std::min(dynamics_deals, start + chunk); ++i) {
+      mapping::CrmRecordWrite write;
+      write.object = mapping::ObjectKind::deal;
+      write.prm_id = "bench-deal-" + std::to_string(i);
+      write.fields = {{"name", mapping::FieldValue::string_value("Bench deal " + std::to_string(i))},
+                      {"estimatedvalue", mapping::FieldValue::number_value(std::to_string(1000 + i))}};
+      writes.push_back(std::move(write));
+    }
+    auto results = applier.apply(writes, std::chrono::steady_clock::now() + std::chrono::minutes(5));
+    if (!results) {
+      std::cerr << "bench: dataverse: " << results.error().message << '\n';
+      return 1;
+    }
+    for (const auto& result : results.value()) dv_failed += result.error ? 1 : 0;
+  }
+  double dv_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - dv_started).count();
+  auto dv_counters = stats(*dv_transport, dataverse.base_url());
+  long long dv_calls = dv_counters.HasMember("total_requests") ? dv_counters["total_requests"].GetInt64() : -1;
+  long long batches = 0;
+  long long batched = 0;
+  if (dv_counters.HasMember("records_per_write")) {
+    for (const auto& bucket : dv_counters["records_per_write"].GetObject()) {
+      batches += bucket.value.GetInt64();
+      batched += std::atoll(bucket.name.GetString()) * bucket.value.GetInt64();
+    }
+  }
+  double per_batch = batches > 0 ? static_cast<double>(batched) / static_cast<double>(batches) : 0;
+  std::cout << "dynamics_deals=" << dynamics_deals << '\n'
+            << "dynamics_batch_size=" << dynamics_batch << '\n'
+            << "dynamics_failed_records=" << dv_failed << '\n'
+            << "dynamics_api_calls=" << dv_calls << '\n'
+            << "dynamics_batches=" << batches << '\n'
+            << "dynamics_records_per_batch=" << per_batch << '\n'
+            << "dynamics_batch_fill_percent=" << 100.0 * per_batch / static_cast<double>(dynamics_batch) << '\n'
+            << "dynamics_seconds=" << dv_elapsed << '\n'
+            << "dynamics_records_per_s=" << static_cast<double>(dynamics_deals) / dv_elapsed << '\n';
   std::filesystem::remove_all(dir);
-  return failed == 0 ? 0 : 1;
+  return failed == 0 && dv_failed == 0 ? 0 : 1;
 }

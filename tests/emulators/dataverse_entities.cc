@@ -101,14 +101,16 @@ std::optional<HttpResponse> DataverseApi::parse_target(const DataverseCall& call
 
 Record* DataverseApi::find(Target& target) {
   if (!target.id.empty()) return target.table->find(target.id);
-  for (Record* r : target.table->live_rows_in_order()) {
+  // Alternate keys are unique: the first live match is the one (no need to sort the table).
+  for (auto& [id, row] : target.table->rows) {
+    if (row.deleted) continue;
     bool all = true;
     for (const auto& [field, value] : target.alternate_key) {
-      const FieldValue& v = r->get(field);
+      const FieldValue& v = row.get(field);
       all =
           all && std::holds_alternative<std::string>(v) && iequals(std::get<std::string>(v), value);
     }
-    if (all) return r;
+    if (all) return &row;
   }
   return nullptr;
 }
@@ -319,9 +321,10 @@ HttpResponse DataverseApi::entity(const DataverseCall& call, Target target) {
   for (const auto& [field, value] : target.alternate_key) created.fields[field] = value;
   for (const auto& f : def.fields) {
     if (!f.unique || !std::holds_alternative<std::string>(created.get(f.name))) continue;
-    for (Record* other : table.live_rows_in_order()) {
-      if (std::holds_alternative<std::string>(other->get(f.name)) &&
-          iequals(std::get<std::string>(other->get(f.name)),
+    for (auto& [other_id, other] : table.rows) {
+      if (other.deleted) continue;
+      if (std::holds_alternative<std::string>(other.get(f.name)) &&
+          iequals(std::get<std::string>(other.get(f.name)),
                   std::get<std::string>(created.get(f.name)))) {
         return dataverse_duplicate_key();
       }

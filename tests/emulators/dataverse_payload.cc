@@ -184,9 +184,10 @@ std::optional<HttpResponse> DataverseApi::apply_body(const DataverseCall& call, 
     if (!f.unique) continue;
     const FieldValue& v = record.get(f.name);
     if (!std::holds_alternative<std::string>(v)) continue;
-    for (Record* other : table.live_rows_in_order()) {
-      if (other->id != record.id && std::holds_alternative<std::string>(other->get(f.name)) &&
-          iequals(std::get<std::string>(other->get(f.name)), std::get<std::string>(v))) {
+    for (auto& [other_id, other] : table.rows) {
+      if (other.deleted) continue;
+      if (other.id != record.id && std::holds_alternative<std::string>(other.get(f.name)) &&
+          iequals(std::get<std::string>(other.get(f.name)), std::get<std::string>(v))) {
         return dataverse_duplicate_key();
       }
     }
