@@ -379,6 +379,45 @@ void read_salesforce(TomlConfigReader& reader, std::optional<SalesforceSection>&
   target = std::move(sf);
 }
 
+void read_dynamics(TomlConfigReader& reader, std::optional<DynamicsSection>& target) {
+  if (!reader.has_table("dynamics")) return;
+  DynamicsSection dv;
+  auto read_https = [&](std::string_view key, std::string& field, Requirement requirement) {
+    auto url = reader.get_string(key, requirement);
+    if (!url) return;
+    if (!url->starts_with("https://")) {
+      reader.add_problem(key, fmt::format("expected an https:// URL, got \"{}\"", *url));
+      return;
+    }
+    while (!url->empty() && url->back() == '/') url->pop_back();
+    field = *url;
+  };
+  read_https("dynamics.org_url", dv.org_url, Requirement::required);
+  read_https("dynamics.authority_url", dv.authority_url, Requirement::optional);
+  if (auto tenant = reader.get_string("dynamics.tenant", Requirement::required)) dv.tenant = *tenant;
+  if (auto id = reader.get_string("dynamics.client_id", Requirement::required)) dv.client_id = *id;
+  for (auto [key, field] : {std::pair{"dynamics.client_secret_file", &dv.client_secret_file},
+                            std::pair{"dynamics.ca_bundle", &dv.ca_bundle}}) {
+    auto path = reader.get_string(key, Requirement::optional);
+    if (!path) continue;
+    if (path->empty() || path->front() != '/') {
+      reader.add_problem(key, fmt::format("expected an absolute path, got \"{}\"", *path));
+    } else {
+      *field = *path;
+    }
+  }
+  if (auto size = reader.get_integer("dynamics.batch_size", Requirement::optional)) {
+    if (*size < 1 || *size > 1000) {
+      reader.add_problem("dynamics.batch_size", fmt::format("{} is out of range; allowed 1 to 1000 (Dataverse's limit)", *size));
+    } else {
+      dv.batch_size = *size;
+    }
+  }
+  if (auto capture = reader.get_bool("dynamics.capture", Requirement::optional)) dv.capture = *capture;
+  read_duration(reader, "dynamics.poll_interval", {milliseconds(500), std::chrono::minutes(10)}, dv.poll_interval);
+  target = std::move(dv);
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -421,6 +460,7 @@ Config parse_config(std::string_view toml_text, const std::string& display_name)
   read_prm(reader, config.prm);
   read_secrets(reader, config.secrets);
   read_salesforce(reader, config.salesforce);
+  read_dynamics(reader, config.dynamics);
   reader.report_unknown_keys();
   if (!reader.problems().empty()) throw ConfigError(reader.problems());
   return config;

@@ -84,6 +84,19 @@ struct SalesforceSection {
   std::chrono::milliseconds overlap{std::chrono::minutes(2)};
 };
 
+// [dynamics] — one Dataverse environment (optional).
+struct DynamicsSection {
+  std::string org_url;  // required: https://contoso.crm.dynamics.com
+  std::string authority_url{"https://login.microsoftonline.com"};
+  std::string tenant;     // required
+  std::string client_id;  // required
+  std::optional<std::filesystem::path> client_secret_file;
+  std::optional<std::filesystem::path> ca_bundle;
+  std::int64_t batch_size = 100;
+  bool capture = true;
+  std::chrono::milliseconds poll_interval{std::chrono::seconds(5)};
+};
+
 // [secrets] — the encrypted secret store in the state database (optional).
 struct SecretsSection {
   std::filesystem::path master_key_file;  // required in the section
@@ -104,6 +117,7 @@ struct Config {
   std::optional<PrmSection> prm;
   std::optional<SecretsSection> secrets;
   std::optional<SalesforceSection> salesforce;
+  std::optional<DynamicsSection> dynamics;
 };
 
 // Everything wrong with a configuration file, one line per problem, each naming the key and the

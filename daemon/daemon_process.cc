@@ -15,6 +15,7 @@
 #include "daemon/metrics.h"
 #include "daemon/prm_capture_service.h"
 #include "daemon/readiness.h"
+#include "daemon/dynamics_service.h"
 #include "daemon/salesforce_service.h"
 #include "daemon/secret_reloader.h"
 #include "daemon/secrets_cli.h"
@@ -151,6 +152,23 @@ int DaemonProcess::run() {
     }
   }
 
+  std::unique_ptr<mapping::SecretProvider> dynamics_files;
+  std::unique_ptr<DynamicsService> dynamics;
+  if (config_.dynamics) {
+    mapping::SecretProvider* provider = secrets.get();
+    if (provider == nullptr) {
+      dynamics_files = dynamics_credential_files(*config_.dynamics);
+      provider = dynamics_files.get();
+    }
+    dynamics = std::make_unique<DynamicsService>(config_, *provider, state_settings, metrics, logging_.logger("dynamics"));
+    try {
+      dynamics->start();
+    } catch (const std::exception& error) {
+      log->critical("cannot start: {}", error.what());
+      return 1;
+    }
+  }
+
   std::unique_ptr<PrmCaptureService> capture;
   if (capture_settings) {
     capture = std::make_unique<PrmCaptureService>(*capture_settings, state_settings,
@@ -183,6 +201,14 @@ int DaemonProcess::run() {
   while (true) {
     std::optional<ProcessSignal> signal = signals_.wait(tick);
     if (signal == ProcessSignal::terminate) break;
+    if (dynamics) {
+      dynamics->publish_metrics();
+      if (auto fatal = dynamics->fatal_error()) {
+        log->critical("stopping: dataverse capture: {}", *fatal);
+        exit_code = 1;
+        break;
+      }
+    }
     if (salesforce) {
       salesforce->publish_metrics();
       if (auto fatal = salesforce->fatal_error()) {
@@ -238,6 +264,7 @@ int DaemonProcess::run() {
     capture->publish_metrics();
   }
   if (salesforce) salesforce->stop();
+  if (dynamics) dynamics->stop();
   if (secret_reloader) secret_reloader->stop();
   supervisor.stop();
   admin.stop();

@@ -8,6 +8,10 @@
 #include <fstream>
 #include <thread>
 
+#include "connectors/dynamics/dataverse_applier.h"
+#include "connectors/dynamics/dataverse_client.h"
+#include "connectors/dynamics/dataverse_token_client.h"
+#include "connectors/http/retrying_client.h"
 #include "connectors/kafka/kafka_consumer.h"
 #include "connectors/salesforce/salesforce_client.h"
 #include "connectors/salesforce/salesforce_record_sink.h"
@@ -81,6 +85,90 @@ TEST(SalesforceInTheDaemon, CapturesChangesIntoKafkaAndReportsApiUsage) {
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("crmsync_salesforce_writes_paused 0"));
   EXPECT_THAT(metrics->body, HasSubstr("crmsync_salesforce_api_requests_limit 15000"));
+  crmsync.send_signal(SIGTERM);
+  EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
+  EXPECT_THAT(crmsync.output(), ::testing::Not(HasSubstr("crmsync-emulator-secret")));
+
+  state::StateDatabaseSettings state_settings;
+  state_settings.url = testing::require_service_env("CRMSYNC_PG_URL");
+  if (auto db = state::StateDatabase::connect(state_settings); db) {
+    (void)db.value()->execute("DROP SCHEMA IF EXISTS " + name + " CASCADE");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace crmsync
+
+namespace crmsync {
+namespace {
+
+using ::testing::HasSubstr;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// `crmsync run` with a [dynamics] section: the Dataverse capture feeds Kafka.
+TEST(DynamicsInTheDaemon, CapturesChangesIntoKafka) {
+  testing::CrmEmulator emulator("dynamics");
+  std::string name = testing::unique_name("dvd");
+  auto dir = std::filesystem::temp_directory_path() / name;
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "client_secret") << "crmsync-emulator-secret";
+  ::chmod((dir / "client_secret").c_str(), 0600);
+  unsigned short port = testing::free_local_port();
+  std::string config = (dir / "crmsync.toml").string();
+  std::ofstream(config) << "[admin]\nlisten = \"127.0.0.1:" << port << "\"\n[state]\ndatabase_url = \""
+                        << testing::require_service_env("CRMSYNC_PG_URL") << "\"\nschema = \"" << name << "\"\n"
+                        << "[kafka]\nbrokers = [\"" << testing::require_service_env("CRMSYNC_KAFKA_BROKERS")
+                        << "\"]\ntopic_prefix = \"" << name << "\"\n[dynamics]\norg_url = \"" << emulator.base_url()
+                        << "\"\nauthority_url = \"" << emulator.base_url() << "\"\ntenant = \"crmsync-tenant\"\n"
+                        << "client_id = \"crmsync-emulator-client\"\nclient_secret_file = \""
+                        << (dir / "client_secret").string() << "\"\nca_bundle = \"" << emulator.ca_file()
+                        << "\"\npoll_interval = \"500ms\"\n";
+
+  daemon::Logging logging(daemon::LogFormat::text, daemon::LogLevel::warn, std::make_shared<daemon::LogRedactor>());
+  state::FileSecretProvider secrets({{"dynamics.client_secret", dir / "client_secret"}});
+  auto transport = connectors::http::make_curl_transport({emulator.ca_file(), seconds(5), 2}, logging.logger("http"));
+  connectors::http::RetryingHttpClient http(*transport, mapping::RetryPolicy{}, mapping::make_uniform_random(),
+                                            connectors::http::real_sleeper(), logging.logger("http"));
+  connectors::dynamics::DataverseSettings settings;
+  settings.org_url = emulator.base_url();
+  settings.authority_url = emulator.base_url();
+  settings.tenant = "crmsync-tenant";
+  settings.client_id = "crmsync-emulator-client";
+  connectors::dynamics::DataverseTokenClient tokens(settings, http, secrets, logging.logger("dv"));
+  connectors::dynamics::DataverseClient client(settings, http, tokens);
+  connectors::dynamics::DataverseApplier applier(client, {}, logging.logger("dv"));
+  mapping::CrmRecordWrite write;
+  write.prm_id = "dv-daemon-e2e-1";
+  write.fields = {{"name", mapping::FieldValue::string_value("Captured from Dataverse")}};
+  auto written = applier.apply({write}, std::chrono::steady_clock::now() + seconds(30));
+  ASSERT_TRUE(written.ok()) << written.error().message;
+
+  testing::ChildProcess crmsync(CRMSYNC_BINARY, {"run", "--config", config});
+  connectors::kafka::KafkaSettings kafka;
+  kafka.brokers = {testing::require_service_env("CRMSYNC_KAFKA_BROKERS")};
+  auto consumer = connectors::kafka::KafkaConsumer::create(kafka, testing::unique_name("g"), logging.logger("c"));
+  ASSERT_TRUE(consumer.ok());
+  ASSERT_TRUE(consumer.value()->subscribe({name + ".changes.dynamics"}).ok());
+  std::optional<std::string> event;
+  auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (!event && std::chrono::steady_clock::now() < deadline) {
+    auto polled = consumer.value()->poll(milliseconds(200));
+    if (polled.ok() && polled.value()) {
+      rapidjson::Document candidate;
+      candidate.Parse(polled.value()->value.c_str());
+      if (!candidate.HasParseError() && candidate["ids"]["prm"].IsString() &&
+          std::string(candidate["ids"]["prm"].GetString()) == "dv-daemon-e2e-1") {
+        event = polled.value()->value;
+      }
+    }
+  }
+  ASSERT_TRUE(event.has_value()) << crmsync.output();
+  rapidjson::Document json;
+  json.Parse(event->c_str());
+  EXPECT_EQ(std::string(json["source"].GetString()), "dynamics");
+  EXPECT_EQ(std::string(json["fields"]["name"].GetString()), "Captured from Dataverse");
   crmsync.send_signal(SIGTERM);
   EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
   EXPECT_THAT(crmsync.output(), ::testing::Not(HasSubstr("crmsync-emulator-secret")));

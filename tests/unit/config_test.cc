@@ -274,6 +274,26 @@ api_budget_share = "150%"
                           HasSubstr("salesforce.api_budget_share: expected a percentage")));
 }
 
+TEST(Config, DynamicsSectionIsValidated) {
+  Config config = parse_config(std::string(kMinimal) + R"(
+[dynamics]
+org_url = "https://contoso.crm4.dynamics.com/"
+tenant = "contoso.onmicrosoft.com"
+client_id = "00000000-0000-0000-0000-000000000001"
+batch_size = 250
+)",
+                               "crmsync.toml");
+  ASSERT_TRUE(config.dynamics.has_value());
+  EXPECT_EQ(config.dynamics->org_url, "https://contoso.crm4.dynamics.com");
+  EXPECT_EQ(config.dynamics->authority_url, "https://login.microsoftonline.com");
+  EXPECT_EQ(config.dynamics->batch_size, 250);
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[dynamics]\norg_url = \"http://x\"\nbatch_size = 5000\n"),
+              ElementsAre(HasSubstr("dynamics.org_url: expected an https:// URL"),
+                          HasSubstr("dynamics.tenant: required key is missing"),
+                          HasSubstr("dynamics.client_id: required key is missing"),
+                          HasSubstr("dynamics.batch_size: 5000 is out of range")));
+}
+
 TEST(Config, MissingFileSaysHowToPointAtOne) {
   try {
     load_config("/nonexistent/crmsync.toml");

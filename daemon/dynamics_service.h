@@ -1,0 +1,50 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "daemon/config.h"
+#include "mapping/secret_provider.h"
+#include "state/state_database.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace crmsync::daemon {
+
+class MetricsRegistry;
+
+// The Dataverse side of `crmsync run`: with dynamics.capture, the change-tracking capture on its
+// own thread, producing to <prefix>.changes.dynamics. It waits for the state database (delta links
+// live there) and keeps going through CRM outages; only a fatal error stops the daemon. Owned by
+// DaemonProcess: start() after the admin endpoint, stop() early on shutdown.
+class DynamicsService {
+ public:
+  DynamicsService(const Config& config, mapping::SecretProvider& secrets, state::StateDatabaseSettings state,
+                  MetricsRegistry& metrics, std::shared_ptr<spdlog::logger> logger);
+  ~DynamicsService();
+
+  void start();  // throws std::runtime_error when the Kafka producer cannot be configured
+  void stop();
+  std::optional<std::string> fatal_error() const;
+  void publish_metrics();
+
+ private:
+  void loop();
+  struct Parts;
+  std::unique_ptr<Parts> parts_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::optional<std::string> fatal_error_;
+};
+
+// The credential file named in [dynamics], as a SecretProvider (when there is no [secrets] store).
+std::unique_ptr<mapping::SecretProvider> dynamics_credential_files(const DynamicsSection& section);
+
+}  // namespace crmsync::daemon
