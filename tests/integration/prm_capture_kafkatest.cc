@@ -242,6 +242,31 @@ TEST_F(PrmCaptureTest, AccountInsertUpdateDeleteAndOwnerChange) {
   EXPECT_EQ(events[3].key, "account:" + account);
 }
 
+TEST_F(PrmCaptureTest, ShareInsertUpdateAndDeleteEachCarryTheRecordsSharing) {
+  std::string account = insert_account("Shares " + name);
+  start_capture();
+  wait_until_streaming();
+  std::string partner = scalar("INSERT INTO prm.partner_orgs (name, tier) VALUES ($1, 'silver') RETURNING id",
+                               {name + "-grantee"});
+  std::string key = "object_type = 'account' AND record_id = $1 AND principal_type = 'partner_org' AND principal_id = $2";
+  scalar("INSERT INTO prm.shares (object_type, record_id, principal_type, principal_id, access) "
+         "VALUES ('account', $1, 'partner_org', $2, 'read') RETURNING 1", {account, partner});
+  scalar("UPDATE prm.shares SET access = 'edit' WHERE " + key + " RETURNING 1", {account, partner});
+  scalar("DELETE FROM prm.shares WHERE " + key + " RETURNING 1", {account, partner});
+  (void)admin->execute("DELETE FROM prm.partner_orgs WHERE id = $1", {partner});
+
+  auto events = read_events({account}, 4);  // the snapshot, then one event per share change
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_TRUE(events[0].json.HasMember("snapshot"));
+  for (std::size_t i = 1; i < 4; ++i) EXPECT_THAT(events[i].changed(), ElementsAre("sharing")) << i;
+  ASSERT_EQ(events[1].json["sharing"]["grants"].Size(), 1u);
+  EXPECT_EQ(std::string(events[1].json["sharing"]["grants"][0]["access"].GetString()), "read");
+  ASSERT_EQ(events[2].json["sharing"]["grants"].Size(), 1u);
+  EXPECT_EQ(std::string(events[2].json["sharing"]["grants"][0]["access"].GetString()), "edit");
+  EXPECT_EQ(events[3].json["sharing"]["grants"].Size(), 0u) << "the revoked grant is gone";
+  EXPECT_EQ(std::string(events[3].json["sharing"]["owner"]["partner_org"].GetString()), org);
+}
+
 TEST_F(PrmCaptureTest, LargeTransactionArrivesWhole) {
   std::string account = insert_account("Bulk " + name);
   start_capture();
