@@ -18,7 +18,6 @@
 #include "daemon/dynamics_service.h"
 #include "daemon/salesforce_service.h"
 #include "daemon/secret_reloader.h"
-#include "daemon/secrets_cli.h"
 #include "state/store_secret_provider.h"
 #include "daemon/settings_from_config.h"
 #include "daemon/signal_waiter.h"

@@ -1,5 +1,7 @@
 #include "mapping/canonical_event.h"
 
+#include <fmt/format.h>
+#include <openssl/evp.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -23,6 +25,15 @@ void write_optional(JsonWriter& out, std::string_view key, const std::optional<s
 }
 
 void write_value(JsonWriter& out, const FieldValue& value) {
+  std::string json = to_json_value(value);
+  out.RawValue(json.data(), json.size(), rapidjson::kStringType);
+}
+
+}  // namespace
+
+std::string to_json_value(const FieldValue& value) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter out(buffer);
   switch (value.kind) {
     case FieldValue::Kind::null: out.Null(); break;
     case FieldValue::Kind::string: write_string(out, value.text); break;
@@ -30,16 +41,28 @@ void write_value(JsonWriter& out, const FieldValue& value) {
     case FieldValue::Kind::number:
       // The exact decimal text, written as a JSON number. Non-finite values (NaN, Infinity are
       // valid PostgreSQL numerics but not JSON numbers) travel as strings.
-      if (value.text.find_first_not_of("0123456789.-+eE") == std::string::npos && !value.text.empty()) {
-        out.RawValue(value.text.data(), value.text.size(), rapidjson::kNumberType);
-      } else {
-        write_string(out, value.text);
+      if (!value.text.empty() && value.text.find_first_not_of("0123456789.-+eE") == std::string::npos) {
+        return value.text;
       }
+      write_string(out, value.text);
       break;
   }
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-}  // namespace
+std::string stable_event_id(std::string_view parts) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(parts.data(), parts.size(), digest, &length, EVP_sha256(), nullptr);
+  digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x80);  // version 8 (custom)
+  digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  std::string hex;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) hex += '-';
+    hex += fmt::format("{:02x}", digest[i]);
+  }
+  return hex;
+}
 
 std::string_view to_string(Actor::Kind kind) {
   switch (kind) {

@@ -74,6 +74,15 @@ struct CanonicalEvent {
   bool snapshot = false;        // read by an initial or recovery snapshot, not a live change
 };
 
+// A field value as JSON text: strings quoted and escaped, numbers as their exact decimal text (a
+// non-finite numeric such as NaN, which JSON cannot hold, as a string), booleans, null. The one
+// place every writer (events, CRM request bodies) turns a FieldValue into JSON.
+std::string to_json_value(const FieldValue& value);
+
+// A name-based id in UUID layout (SHA-256 of `parts`, version 8, RFC 4122 variant): the same
+// change read twice, by any capture, carries the same identity.
+std::string stable_event_id(std::string_view parts);
+
 // Serialises an event as the canonical JSON document (one line, no insignificant whitespace).
 std::string to_json(const CanonicalEvent& event);
 

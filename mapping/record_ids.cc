@@ -19,13 +19,6 @@ std::string_view to_string(ObjectKind kind) {
   return "unknown";
 }
 
-std::optional<Side> parse_side(std::string_view text) {
-  for (Side side : {Side::prm, Side::salesforce, Side::dynamics}) {
-    if (to_string(side) == text) return side;
-  }
-  return std::nullopt;
-}
-
 std::optional<ObjectKind> parse_object_kind(std::string_view text) {
   for (ObjectKind kind : {ObjectKind::account, ObjectKind::deal}) {
     if (to_string(kind) == text) return kind;

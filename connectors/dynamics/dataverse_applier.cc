@@ -30,27 +30,10 @@ void write_string(JsonWriter& out, std::string_view text) {
   out.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
+// Field values are written by mapping::to_json_value (exact numbers, non-finite as strings).
 void write_value(JsonWriter& out, const mapping::FieldValue& value) {
-  using Kind = mapping::FieldValue::Kind;
-  switch (value.kind) {
-    case Kind::null:
-      out.Null();
-      break;
-    case Kind::string:
-      write_string(out, value.text);
-      break;
-    case Kind::boolean:
-      out.Bool(value.text == "true");
-      break;
-    case Kind::number:
-      if (!value.text.empty() &&
-          value.text.find_first_not_of("0123456789.-+eE") == std::string::npos) {
-        out.RawValue(value.text.data(), value.text.size(), rapidjson::kNumberType);
-      } else {
-        write_string(out, value.text);
-      }
-      break;
-  }
+  std::string json = mapping::to_json_value(value);
+  out.RawValue(json.data(), json.size(), rapidjson::kStringType);
 }
 
 std::string record_body(const CrmRecordWrite& write, bool include_key) {

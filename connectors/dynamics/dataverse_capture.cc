@@ -23,22 +23,6 @@ using mapping::ErrorClass;
 using mapping::FieldValue;
 using mapping::SyncError;
 
-// A name-based id (SHA-256, RFC 4122 layout, version 8): the same change read twice carries the
-// same identity, as with the PRM capture.
-std::string stable_event_id(const std::string& parts) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(parts.data(), parts.size(), digest, &length, EVP_sha256(), nullptr);
-  digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x80);
-  digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80);
-  std::string hex;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) hex += '-';
-    hex += fmt::format("{:02x}", digest[i]);
-  }
-  return hex;
-}
-
 std::string utc_now_rfc3339() {
   std::time_t now = std::time(nullptr);
   std::tm utc{};
@@ -91,7 +75,7 @@ std::optional<CanonicalEvent> build_event(mapping::ObjectKind object, const rapi
     event.dynamics_id = id;
     event.source_version = pass_id;
     event.event_id =
-        stable_event_id(fmt::format("dynamics-delete|{}|{}|{}", set.set_name, id, pass_id));
+        mapping::stable_event_id(fmt::format("dynamics-delete|{}|{}|{}", set.set_name, id, pass_id));
     return event;
   }
   std::string id = string_member(row, set.primary_key.c_str());
@@ -111,7 +95,7 @@ std::optional<CanonicalEvent> build_event(mapping::ObjectKind object, const rapi
       continue;
     if (auto value = field_value(member->value)) event.fields.push_back({name, std::move(*value)});
   }
-  event.event_id = stable_event_id(fmt::format("dynamics{}|{}|{}|{}", baseline ? "-baseline" : "",
+  event.event_id = mapping::stable_event_id(fmt::format("dynamics{}|{}|{}|{}", baseline ? "-baseline" : "",
                                                set.set_name, id, event.source_version));
   return event;
 }
@@ -257,7 +241,7 @@ mapping::Result<std::string> DataverseCapture::read_changes(const CapturedTable&
                                                             std::string& refused) {
   const EntitySet& set = entity_set_for(table.object);
   auto failure = std::make_shared<std::optional<SyncError>>();
-  std::string pass_id = stable_event_id(target);
+  std::string pass_id = mapping::stable_event_id(target);
   std::string next = target;
   std::string delta_link;
   std::size_t upserts = 0;

@@ -65,6 +65,12 @@ mapping::Result<std::optional<ConsumedRecord>> KafkaConsumer::poll(std::chrono::
     case RdKafka::ERR__TIMED_OUT:
     case RdKafka::ERR__PARTITION_EOF:
       return std::optional<ConsumedRecord>();
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+      // A subscribed topic that does not exist yet (it is created by its first record): nothing to
+      // read so far. The subscription stays and picks the topic up once it exists.
+      impl_->logger->debug("kafka consumer waiting for a topic to be created detail=\"{}\"", message->errstr());
+      return std::optional<ConsumedRecord>();
     default:
       return kafka_error(message->err(), "consume from kafka");
   }

@@ -40,7 +40,8 @@ class KafkaConsumer {
 
   mapping::Status subscribe(const std::vector<std::string>& topics);
 
-  // The next record, or nothing when none arrived within `timeout`.
+  // The next record, or nothing when none arrived within `timeout` (also while a subscribed topic
+  // does not exist yet).
   mapping::Result<std::optional<ConsumedRecord>> poll(std::chrono::milliseconds timeout);
 
   // Commits (synchronously) the position after `record` for its partition.

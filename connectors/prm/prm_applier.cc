@@ -1,10 +1,9 @@
 #include "connectors/prm/prm_applier.h"
 
 #include <fmt/format.h>
-#include <libpq-fe.h>
 
 #include "connectors/prm/transaction_assembler.h"
-#include "state/pg_error.h"
+#include "connectors/prm/libpq_session.h"
 
 namespace crmsync::connectors::prm {
 
@@ -12,49 +11,6 @@ namespace {
 
 using mapping::ErrorClass;
 using mapping::SyncError;
-
-class PgResult {
- public:
-  explicit PgResult(PGresult* result) : result_(result) {}
-  ~PgResult() { PQclear(result_); }
-  PgResult(const PgResult&) = delete;
-  PgResult& operator=(const PgResult&) = delete;
-  PGresult* get() const { return result_; }
-  bool ok() const {
-    auto status = PQresultStatus(result_);
-    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
-  }
-
- private:
-  PGresult* result_;
-};
-
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    if (c == '\n') c = ' ';
-  }
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
-
-// Classifies a failed statement, naming the constraint when one was violated.
-SyncError statement_error(PGconn* connection, const PgResult& result, const std::string& what) {
-  const char* sqlstate = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-  std::string detail = one_line(PQresultErrorMessage(result.get()));
-  if (sqlstate == nullptr || PQstatus(connection) != CONNECTION_OK) {
-    return {ErrorClass::transient, fmt::format("{}: {}", what, one_line(PQerrorMessage(connection)))};
-  }
-  const char* constraint = PQresultErrorField(result.get(), PG_DIAG_CONSTRAINT_NAME);
-  const char* table = PQresultErrorField(result.get(), PG_DIAG_TABLE_NAME);
-  if (constraint != nullptr) {
-    return {ErrorClass::invalid,
-            fmt::format("{}: constraint {} on {} violated (SQLSTATE {}): {}", what, constraint,
-                        table != nullptr ? table : "?", sqlstate, detail)};
-  }
-  ErrorClass klass = state::classify_sqlstate(sqlstate);
-  if (std::string_view(sqlstate) == "42703") klass = ErrorClass::invalid;  // unknown column: mapping
-  return {klass, fmt::format("{}: SQLSTATE {}: {}", what, sqlstate, detail)};
-}
 
 std::string value_text(const mapping::FieldValue& value) { return value.text; }
 
@@ -74,19 +30,8 @@ struct PrmApplier::Impl {
     return out;
   }
 
-  // Runs one statement with text parameters (NULL for nullopt); the server infers their types.
-  mapping::Status run(const std::string& sql, const std::vector<std::optional<std::string>>& params,
-                      const std::string& what) {
-    std::vector<const char*> values;
-    values.reserve(params.size());
-    for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
-    PgResult result(PQexecParams(connection, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                 values.data(), nullptr, nullptr, 0));
-    if (!result.ok()) return statement_error(connection, result, what);
-    return mapping::ok_status();
-  }
-
-  // run(), returning how many rows the statement affected.
+  // Runs one statement with text parameters (NULL for nullopt; the server infers their types) and
+  // returns how many rows it affected.
   mapping::Result<long> run_counting(const std::string& sql,
                                      const std::vector<std::optional<std::string>>& params,
                                      const std::string& what) {
@@ -95,9 +40,16 @@ struct PrmApplier::Impl {
     for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
     PgResult result(PQexecParams(connection, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                  values.data(), nullptr, nullptr, 0));
-    if (!result.ok()) return statement_error(connection, result, what);
+    if (!result.ok()) return libpq_error(connection, result.get(), what);
     return std::atol(PQcmdTuples(result.get()));
   }
+  mapping::Status run(const std::string& sql, const std::vector<std::optional<std::string>>& params,
+                      const std::string& what) {
+    auto done = run_counting(sql, params, what);
+    if (!done) return done.error();
+    return mapping::ok_status();
+  }
+
 
   const RecordTableBinding* binding_for(mapping::ObjectKind object) const {
     for (const auto& binding : bindings.records) {
@@ -212,21 +164,11 @@ PrmApplier::~PrmApplier() = default;
 
 mapping::Result<std::unique_ptr<PrmApplier>> PrmApplier::connect(const PrmConnectionSettings& settings,
                                                                   PrmBindings bindings) {
-  std::string timeout = std::to_string(settings.connect_timeout.count());
-  std::string application = settings.application_name + "-apply";
-  const char* options = "-c datestyle=ISO -c timezone=UTC";
-  const char* keywords[] = {"dbname", "connect_timeout", "application_name", "options", "password", nullptr};
-  const char* values[] = {settings.url.c_str(), timeout.c_str(), application.c_str(), options,
-                          settings.password ? settings.password->reveal().c_str() : nullptr, nullptr};
-  if (!settings.password) keywords[4] = nullptr;
+  auto opened = open_prm_session(settings, false, "apply");
+  if (!opened) return opened.error();
   auto impl = std::make_unique<Impl>();
   impl->bindings = std::move(bindings);
-  impl->connection = PQconnectdbParams(keywords, values, 1);
-  if (impl->connection == nullptr || PQstatus(impl->connection) != CONNECTION_OK) {
-    return SyncError{ErrorClass::transient,
-                     "connect to the PRM database for apply: " +
-                         one_line(impl->connection != nullptr ? PQerrorMessage(impl->connection) : "out of memory")};
-  }
+  impl->connection = opened.value();
   return std::unique_ptr<PrmApplier>(new PrmApplier(std::move(impl)));
 }
 

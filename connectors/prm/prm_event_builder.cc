@@ -1,7 +1,6 @@
 #include "connectors/prm/prm_event_builder.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <ctime>
 
@@ -120,20 +119,6 @@ mapping::FieldValue to_field_value(std::uint32_t type_oid, const std::string& te
   }
 }
 
-std::string stable_event_id(const std::string& parts) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(parts.data(), parts.size(), digest, &length, EVP_sha256(), nullptr);
-  digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x80);  // version 8 (custom)
-  digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80);  // RFC 4122 variant
-  std::string hex;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) hex += '-';
-    hex += fmt::format("{:02x}", digest[i]);
-  }
-  return hex;
-}
-
 std::string postgres_time_to_rfc3339(std::int64_t postgres_us) {
   std::int64_t unix_us = postgres_to_unix_epoch_us(postgres_us);
   std::time_t seconds = static_cast<std::time_t>(unix_us / 1'000'000);
@@ -217,7 +202,7 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
       // record whose own row comes later in it: the record's own event carries the sharing.
       if (!sharing_.knows_record(key)) continue;
       CanonicalEvent event;
-      event.event_id = stable_event_id(fmt::format("prm|{}|{}|{}", system_id_, lsn, position));
+      event.event_id = mapping::stable_event_id(fmt::format("prm|{}|{}|{}", system_id_, lsn, position));
       event.object = *object;
       event.op = CanonicalEvent::Operation::upsert;
       event.prm_id = *record_id;
@@ -244,7 +229,7 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
     }
     SharingView::RecordKey key{binding->object, *id};
     CanonicalEvent event;
-    event.event_id = stable_event_id(fmt::format("prm|{}|{}|{}", system_id_, lsn, position));
+    event.event_id = mapping::stable_event_id(fmt::format("prm|{}|{}|{}", system_id_, lsn, position));
     event.object = binding->object;
     event.prm_id = *id;
     event.source_version = lsn;
@@ -344,7 +329,7 @@ std::optional<mapping::CanonicalEvent> PrmEventBuilder::snapshot_event(const Sna
   sharing_.set_owner(key, view.text(binding->owner_org_column), view.text(binding->owner_user_column));
 
   CanonicalEvent event;
-  event.event_id = stable_event_id(fmt::format("prm-snapshot|{}|{}|{}|{}", system_id_,
+  event.event_id = mapping::stable_event_id(fmt::format("prm-snapshot|{}|{}|{}|{}", system_id_,
                                                consistent_point.to_string(),
                                                mapping::to_string(binding->object), *id));
   event.object = binding->object;

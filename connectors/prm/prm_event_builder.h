@@ -65,9 +65,6 @@ class PrmEventBuilder {
 // everything else as text.
 mapping::FieldValue to_field_value(std::uint32_t type_oid, const std::string& text);
 
-// Derives a stable UUID-shaped id from the given parts (SHA-256, version nibble 8).
-std::string stable_event_id(const std::string& parts);
-
 // PostgreSQL microseconds since 2000-01-01 as RFC 3339 UTC with microseconds.
 std::string postgres_time_to_rfc3339(std::int64_t postgres_us);
 

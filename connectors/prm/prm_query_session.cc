@@ -1,9 +1,8 @@
 #include "connectors/prm/prm_query_session.h"
 
 #include <fmt/format.h>
-#include <libpq-fe.h>
 
-#include "state/pg_error.h"
+#include "connectors/prm/libpq_session.h"
 
 namespace crmsync::connectors::prm {
 
@@ -11,30 +10,6 @@ namespace {
 
 using mapping::ErrorClass;
 using mapping::SyncError;
-
-class Result {
- public:
-  explicit Result(PGresult* result) : result_(result) {}
-  ~Result() { PQclear(result_); }
-  Result(const Result&) = delete;
-  Result& operator=(const Result&) = delete;
-  PGresult* get() const { return result_; }
-
- private:
-  PGresult* result_;
-};
-
-SyncError failure(PGconn* connection, PGresult* result, std::string_view what) {
-  const char* sqlstate = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  std::string detail = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(connection);
-  for (char& c : detail) {
-    if (c == '\n') c = ' ';
-  }
-  if (sqlstate == nullptr || PQstatus(connection) != CONNECTION_OK) {
-    return {ErrorClass::transient, fmt::format("{}: {}", what, detail)};
-  }
-  return {state::classify_sqlstate(sqlstate), fmt::format("{}: SQLSTATE {}: {}", what, sqlstate, detail)};
-}
 
 std::string quote_identifier(PGconn* connection, const std::string& name) {
   char* quoted = PQescapeIdentifier(connection, name.c_str(), name.size());
@@ -67,10 +42,10 @@ struct PrmQuerySession::Impl {
   int cursor_count = 0;
 
   mapping::Status exec(const std::string& sql, std::string_view what) {
-    Result result(PQexec(connection, sql.c_str()));
+    PgResult result(PQexec(connection, sql.c_str()));
     auto status = PQresultStatus(result.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return failure(connection, result.get(), what);
+      return libpq_error(connection, result.get(), what);
     }
     return mapping::ok_status();
   }
@@ -81,23 +56,10 @@ PrmQuerySession::~PrmQuerySession() = default;
 
 mapping::Result<std::unique_ptr<PrmQuerySession>> PrmQuerySession::open(
     const PrmConnectionSettings& settings) {
-  std::string timeout = std::to_string(settings.connect_timeout.count());
-  const char* options = "-c datestyle=ISO -c timezone=UTC -c extra_float_digits=3";
-  std::string application = settings.application_name + "-query";
-  const char* keywords[] = {"dbname", "connect_timeout", "application_name", "options", "password",
-                            nullptr};
-  const char* values[] = {settings.url.c_str(), timeout.c_str(), application.c_str(), options,
-                          settings.password ? settings.password->reveal().c_str() : nullptr, nullptr};
-  if (!settings.password) keywords[4] = nullptr;
+  auto opened = open_prm_session(settings, false, "query");
+  if (!opened) return opened.error();
   auto impl = std::make_unique<Impl>();
-  impl->connection = PQconnectdbParams(keywords, values, 1);
-  if (impl->connection == nullptr || PQstatus(impl->connection) != CONNECTION_OK) {
-    std::string detail = impl->connection != nullptr ? PQerrorMessage(impl->connection) : "out of memory";
-    for (char& c : detail) {
-      if (c == '\n') c = ' ';
-    }
-    return SyncError{ErrorClass::transient, "connect to the PRM database: " + detail};
-  }
+  impl->connection = opened.value();
   return std::unique_ptr<PrmQuerySession>(new PrmQuerySession(std::move(impl)));
 }
 
@@ -124,9 +86,9 @@ mapping::Result<std::size_t> PrmQuerySession::read_table(
   std::size_t total = 0;
   std::string fetch = fmt::format("FETCH {} FROM {}", batch_rows, cursor);
   while (true) {
-    Result result(PQexec(impl_->connection, fetch.c_str()));
+    PgResult result(PQexec(impl_->connection, fetch.c_str()));
     if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-      return failure(impl_->connection, result.get(), what);
+      return libpq_error(impl_->connection, result.get(), what);
     }
     int rows = PQntuples(result.get());
     if (rows == 0) break;
@@ -164,7 +126,7 @@ mapping::Result<std::vector<std::string>> PrmQuerySession::tables_without_forced
     const std::vector<std::string>& qualified_tables) {
   std::string array = text_array_literal(qualified_tables);
   const char* params[] = {array.c_str()};
-  Result result(PQexecParams(
+  PgResult result(PQexecParams(
       impl_->connection,
       "SELECT t.name, c.oid IS NULL, coalesce(c.relrowsecurity, false), "
       "coalesce(c.relforcerowsecurity, false) "
@@ -172,7 +134,7 @@ mapping::Result<std::vector<std::string>> PrmQuerySession::tables_without_forced
       "LEFT JOIN pg_class c ON c.oid = to_regclass(t.name) ORDER BY t.name",
       1, nullptr, params, nullptr, nullptr, 0));
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    return failure(impl_->connection, result.get(), "check row-level security");
+    return libpq_error(impl_->connection, result.get(), "check row-level security");
   }
   std::vector<std::string> problems;
   for (int r = 0; r < PQntuples(result.get()); ++r) {
@@ -194,14 +156,14 @@ mapping::Result<std::vector<std::string>> PrmQuerySession::tables_missing_from_p
     const std::string& publication, const std::vector<std::string>& qualified_tables) {
   std::string array = text_array_literal(qualified_tables);
   const char* params[] = {array.c_str(), publication.c_str()};
-  Result result(PQexecParams(
+  PgResult result(PQexecParams(
       impl_->connection,
       "SELECT t.name FROM unnest($1::text[]) AS t(name) WHERE NOT EXISTS ("
       " SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $2"
       " AND p.schemaname || '.' || p.tablename = t.name) ORDER BY t.name",
       2, nullptr, params, nullptr, nullptr, 0));
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    return failure(impl_->connection, result.get(), "check the publication");
+    return libpq_error(impl_->connection, result.get(), "check the publication");
   }
   std::vector<std::string> missing;
   for (int r = 0; r < PQntuples(result.get()); ++r) missing.emplace_back(PQgetvalue(result.get(), r, 0));
@@ -210,12 +172,12 @@ mapping::Result<std::vector<std::string>> PrmQuerySession::tables_missing_from_p
 
 mapping::Result<std::optional<long long>> PrmQuerySession::slot_retained_wal_bytes(const std::string& slot) {
   const char* params[] = {slot.c_str()};
-  Result result(PQexecParams(impl_->connection,
+  PgResult result(PQexecParams(impl_->connection,
                              "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
                              "FROM pg_replication_slots WHERE slot_name = $1",
                              1, nullptr, params, nullptr, nullptr, 0));
   if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    return failure(impl_->connection, result.get(), "measure slot retained WAL");
+    return libpq_error(impl_->connection, result.get(), "measure slot retained WAL");
   }
   if (PQntuples(result.get()) == 0 || PQgetisnull(result.get(), 0, 0)) return std::optional<long long>();
   return std::optional<long long>(std::atoll(PQgetvalue(result.get(), 0, 0)));

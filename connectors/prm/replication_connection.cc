@@ -1,13 +1,12 @@
 #include "connectors/prm/replication_connection.h"
 
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <chrono>
 
 #include "connectors/prm/replication_frames.h"
-#include "state/pg_error.h"
+#include "connectors/prm/libpq_session.h"
 
 namespace crmsync::connectors::prm {
 
@@ -15,36 +14,6 @@ namespace {
 
 using mapping::ErrorClass;
 using mapping::SyncError;
-
-std::string single_line(const char* text) {
-  std::string out = text != nullptr ? text : "";
-  for (char& c : out) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
-// Classifies a failed result by its SQLSTATE, or as transient when the connection broke.
-SyncError result_error(PGconn* connection, PGresult* result, std::string_view what) {
-  const char* sqlstate = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  std::string detail = single_line(result != nullptr ? PQresultErrorMessage(result)
-                                                     : PQerrorMessage(connection));
-  if (detail.empty()) detail = single_line(PQerrorMessage(connection));
-  if (sqlstate == nullptr || PQstatus(connection) != CONNECTION_OK) {
-    return {ErrorClass::transient, fmt::format("{}: {}", what, detail)};
-  }
-  return {state::classify_sqlstate(sqlstate),
-          fmt::format("{}: SQLSTATE {}: {}", what, sqlstate, detail)};
-}
-
-struct ResultHandle {
-  explicit ResultHandle(PGresult* r) : result(r) {}
-  ~ResultHandle() { PQclear(result); }
-  ResultHandle(const ResultHandle&) = delete;
-  ResultHandle& operator=(const ResultHandle&) = delete;
-  PGresult* result;
-};
 
 }  // namespace
 
@@ -68,47 +37,26 @@ ReplicationConnection::~ReplicationConnection() = default;
 
 mapping::Result<std::unique_ptr<ReplicationConnection>> ReplicationConnection::connect(
     const PrmConnectionSettings& settings) {
-  std::string timeout = std::to_string(settings.connect_timeout.count());
-  // dbname carries the URL and is expanded (expand_dbname = 1); the other keywords override it.
-  // Output functions run with these settings: timestamps in ISO form and UTC, floats exact.
-  const char* options = "-c datestyle=ISO -c timezone=UTC -c extra_float_digits=3";
-  const char* keywords[] = {"dbname", "replication", "connect_timeout", "application_name",
-                            "options", "password", nullptr};
-  const char* values[] = {settings.url.c_str(), "database", timeout.c_str(),
-                          settings.application_name.c_str(), options,
-                          settings.password ? settings.password->reveal().c_str() : nullptr,
-                          nullptr};
-  if (!settings.password) keywords[5] = nullptr;
+  auto opened = open_prm_session(settings, true, "replication");
+  if (!opened) return opened.error();
   auto impl = std::make_unique<Impl>();
-  impl->connection = PQconnectdbParams(keywords, values, 1);
-  if (impl->connection == nullptr) {
-    return SyncError{ErrorClass::transient, "connect to the PRM database for replication: out of memory"};
-  }
-  if (PQstatus(impl->connection) != CONNECTION_OK) {
-    std::string detail = single_line(PQerrorMessage(impl->connection));
-    ErrorClass klass = detail.find("authentication") != std::string::npos ||
-                               detail.find("permission denied") != std::string::npos ||
-                               detail.find("must have the replication") != std::string::npos
-                           ? ErrorClass::auth
-                           : ErrorClass::transient;
-    return SyncError{klass, "connect to the PRM database for replication: " + detail};
-  }
+  impl->connection = opened.value();
   return std::unique_ptr<ReplicationConnection>(new ReplicationConnection(std::move(impl)));
 }
 
 mapping::Result<SystemIdentity> ReplicationConnection::identify_system() {
-  ResultHandle result(PQexec(impl_->connection, "IDENTIFY_SYSTEM"));
-  if (PQresultStatus(result.result) != PGRES_TUPLES_OK || PQntuples(result.result) != 1 ||
-      PQnfields(result.result) < 4) {
-    return result_error(impl_->connection, result.result, "IDENTIFY_SYSTEM");
+  PgResult result(PQexec(impl_->connection, "IDENTIFY_SYSTEM"));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1 ||
+      PQnfields(result.get()) < 4) {
+    return libpq_error(impl_->connection, result.get(), "IDENTIFY_SYSTEM");
   }
   SystemIdentity identity;
-  identity.system_id = PQgetvalue(result.result, 0, 0);
-  identity.timeline = std::atoi(PQgetvalue(result.result, 0, 1));
-  auto position = Lsn::parse(PQgetvalue(result.result, 0, 2));
+  identity.system_id = PQgetvalue(result.get(), 0, 0);
+  identity.timeline = std::atoi(PQgetvalue(result.get(), 0, 1));
+  auto position = Lsn::parse(PQgetvalue(result.get(), 0, 2));
   if (!position) return SyncError{ErrorClass::fatal, "IDENTIFY_SYSTEM: unparsable xlogpos"};
   identity.wal_position = *position;
-  identity.database = PQgetisnull(result.result, 0, 3) ? "" : PQgetvalue(result.result, 0, 3);
+  identity.database = PQgetisnull(result.get(), 0, 3) ? "" : PQgetvalue(result.get(), 0, 3);
   return identity;
 }
 
@@ -120,17 +68,17 @@ mapping::Result<CreatedSlot> ReplicationConnection::create_slot(const std::strin
   }
   std::string command = fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT '{}')",
                                     slot, export_snapshot ? "export" : "nothing");
-  ResultHandle result(PQexec(impl_->connection, command.c_str()));
-  if (PQresultStatus(result.result) != PGRES_TUPLES_OK || PQntuples(result.result) != 1) {
-    return result_error(impl_->connection, result.result,
+  PgResult result(PQexec(impl_->connection, command.c_str()));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1) {
+    return libpq_error(impl_->connection, result.get(),
                         fmt::format("create replication slot {}", slot));
   }
   CreatedSlot created;
-  created.name = PQgetvalue(result.result, 0, 0);
-  auto point = Lsn::parse(PQgetvalue(result.result, 0, 1));
+  created.name = PQgetvalue(result.get(), 0, 0);
+  auto point = Lsn::parse(PQgetvalue(result.get(), 0, 1));
   if (!point) return SyncError{ErrorClass::fatal, "CREATE_REPLICATION_SLOT: unparsable consistent_point"};
   created.consistent_point = *point;
-  if (!PQgetisnull(result.result, 0, 2)) created.snapshot_name = PQgetvalue(result.result, 0, 2);
+  if (!PQgetisnull(result.get(), 0, 2)) created.snapshot_name = PQgetvalue(result.get(), 0, 2);
   return created;
 }
 
@@ -143,26 +91,26 @@ mapping::Result<SlotState> ReplicationConnection::query_slot(const std::string& 
       "SELECT active, plugin, confirmed_flush_lsn, restart_lsn FROM pg_replication_slots "
       "WHERE slot_name = '{}' AND database = current_database()",
       slot);
-  ResultHandle result(PQexec(impl_->connection, sql.c_str()));
-  if (PQresultStatus(result.result) != PGRES_TUPLES_OK) {
-    return result_error(impl_->connection, result.result, fmt::format("look up slot {}", slot));
+  PgResult result(PQexec(impl_->connection, sql.c_str()));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    return libpq_error(impl_->connection, result.get(), fmt::format("look up slot {}", slot));
   }
   SlotState state;
-  if (PQntuples(result.result) == 0) return state;
+  if (PQntuples(result.get()) == 0) return state;
   state.exists = true;
-  state.active = std::string_view(PQgetvalue(result.result, 0, 0)) == "t";
-  state.plugin = PQgetvalue(result.result, 0, 1);
-  if (!PQgetisnull(result.result, 0, 2)) state.confirmed_flush = Lsn::parse(PQgetvalue(result.result, 0, 2));
-  if (!PQgetisnull(result.result, 0, 3)) state.restart_lsn = Lsn::parse(PQgetvalue(result.result, 0, 3));
+  state.active = std::string_view(PQgetvalue(result.get(), 0, 0)) == "t";
+  state.plugin = PQgetvalue(result.get(), 0, 1);
+  if (!PQgetisnull(result.get(), 0, 2)) state.confirmed_flush = Lsn::parse(PQgetvalue(result.get(), 0, 2));
+  if (!PQgetisnull(result.get(), 0, 3)) state.restart_lsn = Lsn::parse(PQgetvalue(result.get(), 0, 3));
   return state;
 }
 
 mapping::Status ReplicationConnection::drop_slot(const std::string& slot) {
   if (!is_valid_slot_name(slot)) return SyncError{ErrorClass::invalid, "invalid slot name"};
   std::string command = fmt::format("DROP_REPLICATION_SLOT {} WAIT", slot);
-  ResultHandle result(PQexec(impl_->connection, command.c_str()));
-  if (PQresultStatus(result.result) != PGRES_COMMAND_OK) {
-    return result_error(impl_->connection, result.result, fmt::format("drop replication slot {}", slot));
+  PgResult result(PQexec(impl_->connection, command.c_str()));
+  if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+    return libpq_error(impl_->connection, result.get(), fmt::format("drop replication slot {}", slot));
   }
   return mapping::ok_status();
 }
@@ -176,9 +124,9 @@ mapping::Status ReplicationConnection::start_replication(const std::string& slot
       "START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names '{}', "
       "messages 'true')",
       slot, start.to_string(), publication);
-  ResultHandle result(PQexec(impl_->connection, command.c_str()));
-  if (PQresultStatus(result.result) != PGRES_COPY_BOTH) {
-    return result_error(impl_->connection, result.result,
+  PgResult result(PQexec(impl_->connection, command.c_str()));
+  if (PQresultStatus(result.get()) != PGRES_COPY_BOTH) {
+    return libpq_error(impl_->connection, result.get(),
                         fmt::format("start replication from slot {}", slot));
   }
   return mapping::ok_status();
@@ -196,12 +144,12 @@ mapping::Result<std::optional<std::string>> ReplicationConnection::read_frame(
       return std::optional<std::string>(std::move(frame));
     }
     if (length == -1) {  // the server ended the stream
-      ResultHandle result(PQgetResult(impl_->connection));
-      return result_error(impl_->connection, result.result, "replication stream ended");
+      PgResult result(PQgetResult(impl_->connection));
+      return libpq_error(impl_->connection, result.get(), "replication stream ended");
     }
     if (length == -2) {
       return SyncError{ErrorClass::transient,
-                       "replication stream: " + single_line(PQerrorMessage(impl_->connection))};
+                       "replication stream: " + one_line(PQerrorMessage(impl_->connection))};
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -213,7 +161,7 @@ mapping::Result<std::optional<std::string>> ReplicationConnection::read_frame(
     }
     if (ready > 0 && PQconsumeInput(impl_->connection) == 0) {
       return SyncError{ErrorClass::transient,
-                       "replication stream: " + single_line(PQerrorMessage(impl_->connection))};
+                       "replication stream: " + one_line(PQerrorMessage(impl_->connection))};
     }
   }
 }
@@ -227,7 +175,7 @@ mapping::Status ReplicationConnection::send_status(Lsn written, Lsn flushed, boo
   if (PQputCopyData(impl_->connection, message.data(), static_cast<int>(message.size())) != 1 ||
       PQflush(impl_->connection) != 0) {
     return SyncError{ErrorClass::transient,
-                     "send standby status: " + single_line(PQerrorMessage(impl_->connection))};
+                     "send standby status: " + one_line(PQerrorMessage(impl_->connection))};
   }
   return mapping::ok_status();
 }

@@ -1,7 +1,6 @@
 #include "connectors/salesforce/salesforce_capture.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -10,6 +9,7 @@
 #include <ctime>
 #include <thread>
 
+#include "connectors/http/url_encoding.h"
 #include "connectors/kafka/kafka_producer.h"
 #include "connectors/salesforce/salesforce_client.h"
 #include "connectors/salesforce/salesforce_record_sink.h"
@@ -21,33 +21,6 @@ namespace {
 
 using mapping::ErrorClass;
 using mapping::SyncError;
-
-std::string hex_digest(std::string_view input, int bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string out;
-  for (int i = 0; i < bytes; ++i) out += fmt::format("{:02x}", digest[i]);
-  return out;
-}
-
-std::string uuid_shaped(std::string_view input) {
-  std::string hex = hex_digest(input, 16);
-  hex[12] = '8';
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" + hex.substr(20, 12);
-}
-
-std::string url_escape(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 std::string soql_datetime(long long unix_ms) {
   std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
@@ -154,7 +127,7 @@ mapping::Result<std::size_t> SalesforceCapture::poll_object(const SalesforceCapt
   auto& sent = sent_[captured.object];
   std::vector<mapping::CanonicalEvent> events;
   std::optional<Cursor> newest = cursor;
-  std::string next = "queryAll?q=" + url_escape(soql);
+  std::string next = "queryAll?q=" + http::percent_encode(soql);
   while (!next.empty()) {
     auto page = client_.request("GET", next, "", fmt::format("capture {} (queryAll)", object), deadline, false);
     if (!page) return page.error();
@@ -170,6 +143,9 @@ mapping::Result<std::size_t> SalesforceCapture::poll_object(const SalesforceCapt
       }
       std::string id = record["Id"].GetString();
       std::string modstamp = record["SystemModstamp"].GetString();
+      // Rows arrive ordered by (SystemModstamp, Id): the last row read (sent now or before) is
+      // where the cursor may move once this poll's events are in Kafka.
+      newest = Cursor{modstamp, id};
       bool deleted = record.HasMember("IsDeleted") && record["IsDeleted"].IsBool() && record["IsDeleted"].GetBool();
       mapping::CanonicalEvent event;
       event.source = mapping::Side::salesforce;
@@ -197,20 +173,15 @@ mapping::Result<std::size_t> SalesforceCapture::poll_object(const SalesforceCapt
           event.sharing.owner_user = record["OwnerId"].GetString();
         }
       }
-      std::string hash = hex_digest(content + (deleted ? "|deleted" : ""), 8);
+      std::string hash = mapping::stable_event_id(content + (deleted ? "|deleted" : ""));
       // Dropped when exactly this version was sent already (the overlap window, or a record read
       // again on the cursor's own timestamp).
       auto known = sent.find(id);
       if (known != sent.end() && known->second.first == modstamp && known->second.second == hash) continue;
       sent[id] = {modstamp, hash};
-      event.event_id = uuid_shaped(fmt::format("salesforce|{}|{}|{}|{}|{}", settings_.org, object, id, modstamp, hash));
+      event.event_id = mapping::stable_event_id(fmt::format("salesforce|{}|{}|{}|{}|{}", settings_.org, object, id, modstamp, hash));
       event.sharing.record_type = std::string(mapping::to_string(captured.object));
       events.push_back(std::move(event));
-      Cursor here{modstamp, id};
-      if (!newest || parse_salesforce_datetime(modstamp) > parse_salesforce_datetime(newest->modstamp) ||
-          (modstamp == newest->modstamp && id > newest->id)) {
-        newest = here;
-      }
     }
     next.clear();
     if (json.HasMember("nextRecordsUrl") && json["nextRecordsUrl"].IsString()) next = json["nextRecordsUrl"].GetString();

@@ -7,6 +7,7 @@
 
 #include <map>
 
+#include "connectors/http/url_encoding.h"
 #include "connectors/salesforce/salesforce_client.h"
 
 namespace crmsync::connectors::salesforce {
@@ -22,19 +23,10 @@ void write_string(JsonWriter& out, std::string_view text) {
   out.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
+// Field values are written by mapping::to_json_value (exact numbers, non-finite as strings).
 void write_value(JsonWriter& out, const mapping::FieldValue& value) {
-  switch (value.kind) {
-    case mapping::FieldValue::Kind::null: out.Null(); break;
-    case mapping::FieldValue::Kind::boolean: out.Bool(value.text == "true"); break;
-    case mapping::FieldValue::Kind::number:
-      if (!value.text.empty() && value.text.find_first_not_of("0123456789.-+eE") == std::string::npos) {
-        out.RawValue(value.text.data(), value.text.size(), rapidjson::kNumberType);
-      } else {
-        write_string(out, value.text);
-      }
-      break;
-    case mapping::FieldValue::Kind::string: write_string(out, value.text); break;
-  }
+  std::string json = mapping::to_json_value(value);
+  out.RawValue(json.data(), json.size(), rapidjson::kStringType);
 }
 
 // Per-record results of a collections call: [{"id","success","errors":[{"statusCode","message"}],"created"}].
@@ -76,19 +68,6 @@ std::string soql_quote(std::string_view text) {
     out += c;
   }
   return out + "'";
-}
-
-std::string url_escape(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-        c == '~' || c == ',') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -167,7 +146,7 @@ mapping::Result<std::vector<CrmWriteResult>> SalesforceRecordSink::apply(const s
         std::string in;
         for (const auto& [prm_id, slot] : unknown) in += (in.empty() ? "" : ",") + soql_quote(prm_id);
         auto found = client_.request("GET",
-                                     "query?q=" + url_escape(fmt::format("SELECT Id, {} FROM {} WHERE {} IN ({})",
+                                     "query?q=" + http::percent_encode(fmt::format("SELECT Id, {} FROM {} WHERE {} IN ({})",
                                                                          external_id, object, external_id, in)),
                                      "", fmt::format("find {} {} to delete", unknown.size(), object), deadline, false);
         if (!found) return found.error();
@@ -189,7 +168,7 @@ mapping::Result<std::vector<CrmWriteResult>> SalesforceRecordSink::apply(const s
         id_list += (id_list.empty() ? "" : ",") + ids[slot];
       }
       if (to_delete.empty()) continue;
-      auto answer = client_.request("DELETE", "composite/sobjects?allOrNone=false&ids=" + url_escape(id_list), "",
+      auto answer = client_.request("DELETE", "composite/sobjects?allOrNone=false&ids=" + http::percent_encode(id_list, ","), "",
                                     fmt::format("delete {} {}", to_delete.size(), object), deadline, true);
       if (!answer) return answer.error();
       auto parsed = parse_results(answer.value().body, to_delete.size());
@@ -221,7 +200,7 @@ mapping::Result<std::vector<CrmWriteResult>> SalesforceRecordSink::apply_shares(
     // A revocation deletes the Manual share row of that principal on that record.
     auto found = client_.request(
         "GET",
-        "query?q=" + url_escape(fmt::format("SELECT Id FROM {} WHERE {} = {} AND UserOrGroupId = {} AND RowCause = 'Manual'",
+        "query?q=" + http::percent_encode(fmt::format("SELECT Id FROM {} WHERE {} = {} AND UserOrGroupId = {} AND RowCause = 'Manual'",
                                             share_object, parent_field, soql_quote(share.crm_record_id),
                                             soql_quote(share.principal_id))),
         "", fmt::format("find {} to revoke", share_object), deadline, false);

@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
+#include "connectors/http/url_encoding.h"
 #include "connectors/salesforce/salesforce_errors.h"
 #include "mapping/retry_policy.h"
 
@@ -15,19 +16,6 @@ using mapping::ErrorClass;
 using mapping::SyncError;
 
 namespace {
-
-std::string form_escape(std::string_view value) {
-  std::string out;
-  for (unsigned char c : value) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 http::ResponseVerdict classify_token_response(const http::HttpResponse& response) {
   if (response.status == 200) return http::ResponseVerdict::ok();
@@ -100,12 +88,12 @@ SalesforceSession::SalesforceSession(SalesforceSettings settings, http::HttpTran
     : settings_(std::move(settings)), transport_(transport), secrets_(secrets), logger_(std::move(logger)) {}
 
 mapping::Result<std::string> SalesforceSession::token_request_body() {
-  std::string id = "client_id=" + form_escape(settings_.client_id);
+  std::string id = "client_id=" + http::percent_encode(settings_.client_id);
   switch (settings_.auth_flow) {
     case AuthFlow::client_credentials: {
       auto secret = secrets_.current(settings_.client_secret_name);
       if (!secret) return secret.error();
-      return "grant_type=client_credentials&" + id + "&client_secret=" + form_escape(secret.value().reveal());
+      return "grant_type=client_credentials&" + id + "&client_secret=" + http::percent_encode(secret.value().reveal());
     }
     case AuthFlow::jwt_bearer: {
       auto key = secrets_.current(settings_.private_key_name);
@@ -113,15 +101,15 @@ mapping::Result<std::string> SalesforceSession::token_request_body() {
       auto assertion = make_jwt_assertion(settings_.client_id, settings_.username, settings_.login_url, key.value(),
                                           std::chrono::system_clock::now());
       if (!assertion) return assertion.error();
-      return "grant_type=" + form_escape("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" +
+      return "grant_type=" + http::percent_encode("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" +
              assertion.value();
     }
     case AuthFlow::refresh_token: {
       auto refresh = secrets_.current(settings_.refresh_token_name);
       if (!refresh) return refresh.error();
-      std::string body = "grant_type=refresh_token&" + id + "&refresh_token=" + form_escape(refresh.value().reveal());
+      std::string body = "grant_type=refresh_token&" + id + "&refresh_token=" + http::percent_encode(refresh.value().reveal());
       if (auto secret = secrets_.current(settings_.client_secret_name); secret) {
-        body += "&client_secret=" + form_escape(secret.value().reveal());
+        body += "&client_secret=" + http::percent_encode(secret.value().reveal());
       }
       return body;
     }

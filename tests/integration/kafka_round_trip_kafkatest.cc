@@ -142,6 +142,19 @@ TEST_F(KafkaRoundTrip, IdempotentProducerAndGroupResumeAfterRestart) {
   EXPECT_FALSE(extra.value().has_value()) << "more records than were produced";
 }
 
+TEST_F(KafkaRoundTrip, SubscribingBeforeTheTopicExistsWaitsForIt) {
+  auto consumer = join_group();  // `topic` does not exist yet
+  auto nothing = consumer->poll(milliseconds(1500));
+  ASSERT_TRUE(nothing.ok()) << nothing.error().message;
+  EXPECT_FALSE(nothing.value().has_value());
+  auto producer = KafkaProducer::create(settings, logging.logger("producer"));
+  ASSERT_TRUE(producer.ok());
+  ASSERT_TRUE(producer.value()->produce_and_wait(topic, "k", "first", seconds(30)).ok());
+  auto records = consume(*consumer, 1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].value, "first");
+}
+
 TEST_F(KafkaRoundTrip, ProduceAndWaitReportsWhereTheRecordLanded) {
   auto producer = KafkaProducer::create(settings, logging.logger("producer"));
   ASSERT_TRUE(producer.ok());

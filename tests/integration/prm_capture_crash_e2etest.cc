@@ -102,7 +102,6 @@ class PrmCaptureCrash : public ::testing::Test {
     int quiet_polls = 0;
     while (std::chrono::steady_clock::now() < deadline && (events.size() < at_least || quiet_polls < 10)) {
       auto polled = consumer.value()->poll(milliseconds(200));
-      if (!polled && polled.error().error_class == mapping::ErrorClass::transient) continue;  // topic not created yet
       if (!polled) throw std::runtime_error(polled.error().message);
       if (!polled.value()) {
         ++quiet_polls;

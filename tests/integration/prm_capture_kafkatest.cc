@@ -138,7 +138,6 @@ class PrmCaptureTest : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + seconds(60);
     while (events.size() < expected && std::chrono::steady_clock::now() < deadline) {
       auto polled = consumer.value()->poll(milliseconds(200));
-      if (!polled && polled.error().error_class == mapping::ErrorClass::transient) continue;  // topic not created yet
       if (!polled) throw std::runtime_error(polled.error().message);
       if (!polled.value()) continue;
       Event event;
