@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "daemon/commands.h"
+#include "daemon/journal_cli.h"
 #include "daemon/secrets_cli.h"
 #include "daemon/signal_waiter.h"
 
@@ -56,6 +57,7 @@ int run_cli(int argc, char** argv) {
   check->add_flag("--json", options.json, "machine-readable output");
 
   SecretsCli secrets(app, options);
+  JournalCli journal(app, options);
 
   try {
     app.parse(argc, argv);
@@ -70,6 +72,7 @@ int run_cli(int argc, char** argv) {
   if (*version) return version_command(options.json);
   if (*check) return config_check_command(options);
   if (secrets.chosen()) return secrets.run();
+  if (journal.chosen()) return journal.run();
   return kExitUsage;
 }
 

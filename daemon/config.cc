@@ -12,6 +12,7 @@
 #include "daemon/duration.h"
 #include "daemon/toml_config_reader.h"
 #include "state/migrations.h"
+#include "state/secret_store.h"
 #include "state/state_database.h"
 
 namespace crmsync::daemon {
@@ -418,6 +419,77 @@ void read_dynamics(TomlConfigReader& reader, std::optional<DynamicsSection>& tar
   target = std::move(dv);
 }
 
+void read_journal(TomlConfigReader& reader, std::optional<JournalSection>& target) {
+  if (!reader.has_table("journal")) {
+    for (const char* key : {"journal.key_file", "journal.key_secret"}) reader.declare_known(key);
+    return;
+  }
+  JournalSection journal;
+  if (auto path = reader.get_string("journal.key_file", Requirement::optional)) {
+    if (path->empty() || path->front() != '/') {
+      reader.add_problem("journal.key_file", fmt::format("expected an absolute path to the journal key file, got \"{}\"", *path));
+    } else {
+      journal.key_file = *path;
+    }
+  }
+  if (auto name = reader.get_string("journal.key_secret", Requirement::optional)) {
+    if (!state::SecretStore::is_valid_name(*name)) {
+      reader.add_problem("journal.key_secret", fmt::format("expected a secret name (a-z 0-9, then also . _ -; at most "
+                                                           "128), got \"{}\"", *name));
+    } else {
+      journal.key_secret = *name;
+    }
+  }
+  target = std::move(journal);
+}
+
+void read_engine(TomlConfigReader& reader, std::optional<EngineSection>& target) {
+  if (!reader.has_table("engine")) {
+    for (const char* key : {"engine.mapping_file", "engine.batch_max_events", "engine.linger", "engine.delete_guard_max",
+                            "engine.delete_guard_window", "engine.enabled"}) {
+      reader.declare_known(key);
+    }
+    return;
+  }
+  EngineSection engine;
+  if (auto path = reader.get_string("engine.mapping_file", Requirement::optional)) {
+    if (path->empty() || path->front() != '/') {
+      reader.add_problem("engine.mapping_file", fmt::format("expected an absolute path, got \"{}\"", *path));
+    } else {
+      engine.mapping_file = *path;
+    }
+  }
+  auto read_count = [&](std::string_view key, std::int64_t min, std::int64_t max, std::int64_t& field) {
+    auto value = reader.get_integer(key, Requirement::optional);
+    if (!value) return;
+    if (*value < min || *value > max) {
+      reader.add_problem(key, fmt::format("{} is out of range; allowed {} to {}", *value, min, max));
+    } else {
+      field = *value;
+    }
+  };
+  read_count("engine.batch_max_events", 1, 10'000, engine.batch_max_events);
+  read_duration(reader, "engine.linger", {milliseconds(0), std::chrono::minutes(1)}, engine.linger);
+  read_count("engine.delete_guard_max", 1, 1'000'000, engine.delete_guard_max);
+  read_duration(reader, "engine.delete_guard_window", {std::chrono::seconds(1), std::chrono::hours(24 * 7)},
+                engine.delete_guard_window);
+  if (auto enabled = reader.get_bool("engine.enabled", Requirement::optional)) engine.enabled = *enabled;
+  target = std::move(engine);
+}
+
+// The journal key must come from somewhere: journal.key_file, or the secret store.
+void check_journal_key_source(TomlConfigReader& reader, const Config& config) {
+  if (config.secrets || (config.journal && config.journal->key_file)) return;
+  if (config.journal) {
+    reader.add_problem("journal", fmt::format("has no key: set journal.key_file, or configure [secrets] so that the "
+                                              "key is read from the secret store as \"{}\"",
+                                              config.journal->key_secret));
+  } else if (config.engine) {
+    reader.add_problem("engine", "needs the journal key: set journal.key_file in a [journal] section, or configure "
+                                 "[secrets] and store the key with `crmsync secrets put journal-hmac-key --from-file F`");
+  }
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -461,6 +533,9 @@ Config parse_config(std::string_view toml_text, const std::string& display_name)
   read_secrets(reader, config.secrets);
   read_salesforce(reader, config.salesforce);
   read_dynamics(reader, config.dynamics);
+  read_journal(reader, config.journal);
+  read_engine(reader, config.engine);
+  check_journal_key_source(reader, config);
   reader.report_unknown_keys();
   if (!reader.problems().empty()) throw ConfigError(reader.problems());
   return config;

@@ -105,6 +105,24 @@ struct SecretsSection {
   std::chrono::milliseconds max_age{std::chrono::hours(24 * 90)};
 };
 
+// [journal] — the tamper-evident journal's HMAC key (DESIGN §4). The key is base64 of at least 32
+// random bytes, from key_file or, when that is not set, from the secret store ([secrets]) under
+// key_secret (daemon/journal_key.h loads it).
+struct JournalSection {
+  std::optional<std::filesystem::path> key_file;
+  std::string key_secret{"journal-hmac-key"};
+};
+
+// [engine] — the apply workers (optional: when absent, this instance runs none, e.g. capture only).
+struct EngineSection {
+  std::optional<std::filesystem::path> mapping_file;  // default: the built-in default mapping
+  std::int64_t batch_max_events = 500;
+  std::chrono::milliseconds linger{200};
+  std::int64_t delete_guard_max = 100;  // deletes from one side within the window before more are held
+  std::chrono::milliseconds delete_guard_window{std::chrono::minutes(5)};
+  bool enabled = true;
+};
+
 // The validated configuration of one crmsync process (docs/configuration.md documents each key).
 // Built only by load_config(): a Config that exists is valid.
 struct Config {
@@ -118,6 +136,8 @@ struct Config {
   std::optional<SecretsSection> secrets;
   std::optional<SalesforceSection> salesforce;
   std::optional<DynamicsSection> dynamics;
+  std::optional<JournalSection> journal;
+  std::optional<EngineSection> engine;  // requires a journal key (journal.key_file or [secrets])
 };
 
 // Everything wrong with a configuration file, one line per problem, each naming the key and the

@@ -19,6 +19,14 @@
 #include "daemon/salesforce_service.h"
 #include "daemon/secret_reloader.h"
 #include "state/store_secret_provider.h"
+#include "connectors/dynamics/dataverse_applier.h"
+#include "connectors/prm/prm_table_binding.h"
+#include "daemon/apply_service.h"
+#include "daemon/dynamics_side_gateway.h"
+#include "daemon/engine_mapping.h"
+#include "daemon/journal_key.h"
+#include "daemon/prm_side_gateway.h"
+#include "daemon/salesforce_side_gateway.h"
 #include "daemon/settings_from_config.h"
 #include "daemon/signal_waiter.h"
 #include "daemon/systemd_notifier.h"
@@ -70,6 +78,16 @@ int DaemonProcess::run() {
   auto log = logging_.logger("daemon");
   log->info("crmsync starting version={} instance={} config={}", CRMSYNC_VERSION,
             config_.daemon.instance_id, config_.source_file.string());
+
+  // The mapping decides what the captures read and what the engine writes: a bad mapping file
+  // stops the start, with every problem listed.
+  std::optional<mapping::MappingDefinition> engine_mapping;
+  try {
+    engine_mapping = load_engine_mapping(config_);
+  } catch (const ConfigError& error) {
+    for (const auto& problem : error.problems()) log->critical("cannot start: {}", problem);
+    return 2;
+  }
 
   state::StateDatabaseSettings state_settings;
   std::optional<connectors::prm::PrmCaptureSettings> capture_settings;
@@ -186,6 +204,49 @@ int DaemonProcess::run() {
     log->info("prm capture disabled: no [prm] section in the configuration");
   }
 
+  // The apply workers ([engine]): one consumer-group member over the three change topics, with a
+  // gateway to every configured side.
+  std::unique_ptr<connectors::dynamics::DataverseApplier> dataverse_applier;
+  std::unique_ptr<ApplyService> apply;
+  if (config_.engine && config_.engine->enabled) {
+    auto journal_key = load_journal_key(config_, secrets ? static_cast<mapping::SecretProvider*>(secrets.get()) : nullptr);
+    if (!journal_key) {
+      log->critical("cannot start: journal key: {}", journal_key.error().message);
+      return 1;
+    }
+    std::vector<std::unique_ptr<SideGateway>> gateways;
+    if (capture_settings) {
+      gateways.push_back(std::make_unique<PrmSideGateway>(capture_settings->connection,
+                                                          connectors::prm::reference_schema_bindings()));
+    }
+    if (salesforce && salesforce->client() != nullptr) {
+      gateways.push_back(std::make_unique<SalesforceSideGateway>(*salesforce->client(), std::chrono::seconds(120)));
+    }
+    if (dynamics && dynamics->client() != nullptr) {
+      connectors::dynamics::DataverseApplySettings apply_settings;
+      apply_settings.batch_size = static_cast<std::size_t>(config_.dynamics->batch_size);
+      dataverse_applier = std::make_unique<connectors::dynamics::DataverseApplier>(*dynamics->client(), apply_settings,
+                                                                                    logging_.logger("dynamics"));
+      gateways.push_back(std::make_unique<DynamicsSideGateway>(*dynamics->client(), *dataverse_applier,
+                                                               std::chrono::seconds(120)));
+    }
+    ApplyServiceSettings apply_settings;
+    apply_settings.instance_id = config_.daemon.instance_id;
+    apply_settings.topic_prefix = config_.kafka.topic_prefix;
+    apply_settings.group_id = config_.kafka.group_id;
+    apply_settings.batch_max_events = static_cast<std::size_t>(config_.engine->batch_max_events);
+    apply_settings.linger = config_.engine->linger;
+    apply_settings.delete_guard_max = config_.engine->delete_guard_max;
+    apply_settings.delete_guard_window = config_.engine->delete_guard_window;
+    apply_settings.retry = retry;
+    apply = std::make_unique<ApplyService>(apply_settings, kafka_settings_from(config_), state_settings, *engine_mapping,
+                                           std::move(gateways), std::move(journal_key).value(), metrics,
+                                           logging_.logger("apply"));
+    apply->start();
+  } else {
+    log->info("apply workers disabled: no [engine] section (or engine.enabled = false)");
+  }
+
   SystemdNotifier systemd;
   systemd.ready("started; waiting for the state database and Kafka");
   milliseconds tick(1000);
@@ -212,6 +273,13 @@ int DaemonProcess::run() {
       salesforce->publish_metrics();
       if (auto fatal = salesforce->fatal_error()) {
         log->critical("stopping: salesforce capture: {}", *fatal);
+        exit_code = 1;
+        break;
+      }
+    }
+    if (apply) {
+      if (auto fatal = apply->fatal_error()) {
+        log->critical("stopping: {}", *fatal);
         exit_code = 1;
         break;
       }
@@ -262,6 +330,7 @@ int DaemonProcess::run() {
     capture->stop();  // stop intake: drain in-flight events to Kafka and confirm them
     capture->publish_metrics();
   }
+  if (apply) apply->stop();  // finish (or give up) the batch in flight; uncommitted events are re-delivered
   if (salesforce) salesforce->stop();
   if (dynamics) dynamics->stop();
   if (secret_reloader) secret_reloader->stop();

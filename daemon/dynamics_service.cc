@@ -9,6 +9,7 @@
 #include "connectors/http/http_transport.h"
 #include "connectors/http/retrying_client.h"
 #include "connectors/kafka/kafka_producer.h"
+#include "daemon/engine_mapping.h"
 #include "daemon/metrics.h"
 #include "daemon/settings_from_config.h"
 #include "state/file_secret_provider.h"
@@ -91,8 +92,10 @@ void DynamicsService::loop() {
         dv::DataverseCaptureSettings capture;
         capture.topic = parts_->config.kafka.topic_prefix + ".changes.dynamics";
         capture.org = section.org_url;
-        capture.tables = {{mapping::ObjectKind::account, {"name", "accountnumber", "websiteurl", "address1_country"}},
-                          {mapping::ObjectKind::deal, {"name", "estimatedvalue"}}};
+        // The columns the engine's mapping binds on Dataverse (lookups as _<name>_value).
+        mapping::MappingDefinition mapping = load_engine_mapping(parts_->config);
+        capture.tables = {{mapping::ObjectKind::account, mapping.account.native_read_names(mapping::Side::dynamics)},
+                          {mapping::ObjectKind::deal, mapping.deal.native_read_names(mapping::Side::dynamics)}};
         parts_->capture = std::make_unique<dv::DataverseCapture>(*parts_->client, capture, *parts_->links,
                                                                  *parts_->producer, parts_->logger);
       } else {
@@ -130,5 +133,7 @@ std::optional<std::string> DynamicsService::fatal_error() const {
 void DynamicsService::publish_metrics() {
   if (parts_->capture) parts_->events.set(static_cast<double>(parts_->capture->probe().events_produced.load()));
 }
+
+dv::DataverseClient* DynamicsService::client() { return parts_->client.get(); }
 
 }  // namespace crmsync::daemon

@@ -15,6 +15,10 @@ namespace spdlog {
 class logger;
 }
 
+namespace crmsync::connectors::dynamics {
+class DataverseClient;
+}
+
 namespace crmsync::daemon {
 
 class MetricsRegistry;
@@ -32,6 +36,8 @@ class DynamicsService {
   void start();  // throws std::runtime_error when the Kafka producer cannot be configured
   void stop();
   std::optional<std::string> fatal_error() const;
+  // The connector's client (thread-safe), shared with the apply worker; null before start().
+  connectors::dynamics::DataverseClient* client();
   void publish_metrics();
 
  private:

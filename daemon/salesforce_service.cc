@@ -1,11 +1,14 @@
 #include "daemon/salesforce_service.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "connectors/http/http_transport.h"
 #include "connectors/kafka/kafka_producer.h"
 #include "connectors/salesforce/salesforce_capture.h"
 #include "connectors/salesforce/salesforce_client.h"
+#include "daemon/engine_mapping.h"
 #include "daemon/metrics.h"
 #include "daemon/settings_from_config.h"
 #include "state/file_secret_provider.h"
@@ -73,7 +76,16 @@ void SalesforceService::start() {
   parts_->producer = std::move(producer).value();
   sf::SalesforceCaptureSettings capture;
   capture.org = section.org;
-  capture.objects = sf::default_captured_objects();
+  // The fields the engine's mapping binds on Salesforce, plus the owner and the external id.
+  mapping::MappingDefinition mapping = load_engine_mapping(parts_->config);
+  capture.objects.clear();
+  for (const auto* object : {&mapping.account, &mapping.deal}) {
+    std::vector<std::string> fields = object->native_read_names(mapping::Side::salesforce);
+    for (const char* always : {"OwnerId", "PRM_Id__c"}) {
+      if (std::find(fields.begin(), fields.end(), always) == fields.end()) fields.emplace_back(always);
+    }
+    capture.objects.push_back({object->object, std::move(fields)});
+  }
   capture.topic = parts_->config.kafka.topic_prefix + ".changes.salesforce";
   capture.overlap = std::chrono::duration_cast<std::chrono::seconds>(section.overlap);
   capture.poll_interval = section.poll_interval;
@@ -106,5 +118,7 @@ void SalesforceService::publish_metrics() {
   }
   parts_->paused.set(parts_->client->writes_paused() ? 1 : 0);
 }
+
+sf::SalesforceClient* SalesforceService::client() { return parts_->client.get(); }
 
 }  // namespace crmsync::daemon

@@ -15,6 +15,10 @@ namespace spdlog {
 class logger;
 }
 
+namespace crmsync::connectors::salesforce {
+class SalesforceClient;
+}
+
 namespace crmsync::daemon {
 
 class MetricsRegistry;
@@ -33,6 +37,8 @@ class SalesforceService {
   void start();
   void stop();
   std::optional<std::string> fatal_error() const;
+  // The connector's client (thread-safe), shared with the apply worker; null before start().
+  connectors::salesforce::SalesforceClient* client();
   void publish_metrics();
 
  private:

@@ -30,6 +30,10 @@ class TomlConfigReader {
   // True when `key` names a table in the file (an optional section that is present).
   bool has_table(std::string_view key) const;
 
+  // Records `key` as known without reading it: the keys of an optional section that is absent,
+  // so that a misspelled section or key still gets a "did you mean" suggestion.
+  void declare_known(std::string_view key) { known_keys_.emplace(key); }
+
   // Records a problem with `key`, at the key's position when it is in the file.
   void add_problem(std::string_view key, std::string_view message);
 

@@ -12,6 +12,7 @@
 #include "connectors/dynamics/dataverse_applier.h"
 #include "connectors/dynamics/dataverse_errors.h"
 #include "connectors/dynamics/dataverse_odata.h"
+#include "connectors/dynamics/dataverse_values.h"
 #include "connectors/kafka/kafka_producer.h"
 
 namespace crmsync::connectors::dynamics {
@@ -35,17 +36,6 @@ std::string utc_now_rfc3339() {
 std::string string_member(const rapidjson::Value& row, const char* name) {
   auto it = row.FindMember(name);
   return it != row.MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
-}
-
-std::optional<FieldValue> field_value(const rapidjson::Value& value) {
-  if (value.IsNull()) return FieldValue::null_value();
-  if (value.IsString()) return FieldValue::string_value(value.GetString());
-  if (value.IsBool()) return FieldValue::boolean_value(value.GetBool());
-  if (value.IsInt64()) return FieldValue::number_value(std::to_string(value.GetInt64()));
-  if (value.IsUint64()) return FieldValue::number_value(std::to_string(value.GetUint64()));
-  // Shortest text that reads back as the same double (Dataverse sends decimals as JSON numbers).
-  if (value.IsDouble()) return FieldValue::number_value(fmt::format("{}", value.GetDouble()));
-  return std::nullopt;  // objects and arrays ($expand) are not captured
 }
 
 // W/"12345" -> 12345
@@ -93,7 +83,7 @@ std::optional<CanonicalEvent> build_event(mapping::ObjectKind object, const rapi
     std::string name(member->name.GetString(), member->name.GetStringLength());
     if (name.find('@') != std::string::npos || name == set.primary_key || name == kPrmIdKey)
       continue;
-    if (auto value = field_value(member->value)) event.fields.push_back({name, std::move(*value)});
+    if (auto value = dataverse_field_value(member->value)) event.fields.push_back({name, std::move(*value)});
   }
   event.event_id = mapping::stable_event_id(fmt::format("dynamics{}|{}|{}|{}", baseline ? "-baseline" : "",
                                                set.set_name, id, event.source_version));
@@ -101,6 +91,17 @@ std::optional<CanonicalEvent> build_event(mapping::ObjectKind object, const rapi
 }
 
 }  // namespace
+
+std::optional<FieldValue> dataverse_field_value(const rapidjson::Value& value) {
+  if (value.IsNull()) return FieldValue::null_value();
+  if (value.IsString()) return FieldValue::string_value(value.GetString());
+  if (value.IsBool()) return FieldValue::boolean_value(value.GetBool());
+  if (value.IsInt64()) return FieldValue::number_value(std::to_string(value.GetInt64()));
+  if (value.IsUint64()) return FieldValue::number_value(std::to_string(value.GetUint64()));
+  // Shortest text that reads back as the same double (Dataverse sends decimals as JSON numbers).
+  if (value.IsDouble()) return FieldValue::number_value(fmt::format("{}", value.GetDouble()));
+  return std::nullopt;  // objects and arrays ($expand) are not captured
+}
 
 std::optional<CanonicalEvent> event_from_row(mapping::ObjectKind object,
                                              const std::string& row_json, bool baseline,

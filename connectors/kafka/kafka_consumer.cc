@@ -30,7 +30,10 @@ mapping::Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(
                                 {"enable.auto.offset.store", "false"},
                                 {"auto.offset.reset", "earliest"},
                                 {"enable.partition.eof", "false"},
-                                {"isolation.level", "read_committed"}},
+                                {"isolation.level", "read_committed"},
+                                // A subscribed topic created after the subscription (a capture that
+                                // has not produced yet) is noticed within seconds, not the default 5 min.
+                                {"topic.metadata.refresh.interval.ms", "2000"}},
                                &impl->bridge);
   if (!conf) return conf.error();
   std::string error_text;

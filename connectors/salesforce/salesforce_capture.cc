@@ -13,6 +13,7 @@
 #include "connectors/kafka/kafka_producer.h"
 #include "connectors/salesforce/salesforce_client.h"
 #include "connectors/salesforce/salesforce_record_sink.h"
+#include "connectors/salesforce/salesforce_values.h"
 #include "state/migrator.h"
 
 namespace crmsync::connectors::salesforce {
@@ -30,7 +31,9 @@ std::string soql_datetime(long long unix_ms) {
                      utc.tm_min, utc.tm_sec);
 }
 
-mapping::FieldValue value_of(const rapidjson::Value& value) {
+}  // namespace
+
+mapping::FieldValue salesforce_field_value(const rapidjson::Value& value) {
   if (value.IsNull()) return mapping::FieldValue::null_value();
   if (value.IsBool()) return mapping::FieldValue::boolean_value(value.GetBool());
   if (value.IsString()) return mapping::FieldValue::string_value(value.GetString());
@@ -45,8 +48,6 @@ mapping::FieldValue value_of(const rapidjson::Value& value) {
   value.Accept(writer);
   return mapping::FieldValue::string_value(buffer.GetString());
 }
-
-}  // namespace
 
 std::optional<long long> parse_salesforce_datetime(std::string_view text) {
   std::tm when{};
@@ -165,7 +166,7 @@ mapping::Result<std::size_t> SalesforceCapture::poll_object(const SalesforceCapt
       if (!deleted) {
         for (const auto& field : captured.fields) {
           if (!record.HasMember(field.c_str())) continue;
-          event.fields.push_back({field, value_of(record[field.c_str()])});
+          event.fields.push_back({field, salesforce_field_value(record[field.c_str()])});
           event.changed.push_back(field);
           content += field + "=" + event.fields.back().value.text + "\x1f";
         }
@@ -187,6 +188,8 @@ mapping::Result<std::size_t> SalesforceCapture::poll_object(const SalesforceCapt
     if (json.HasMember("nextRecordsUrl") && json["nextRecordsUrl"].IsString()) next = json["nextRecordsUrl"].GetString();
   }
 
+  logger_->debug("salesforce capture poll object={} events={} cursor={}", object, events.size(),
+                 newest ? newest->modstamp : std::string("none"));
   if (events.empty()) return std::size_t{0};
   auto failure = std::make_shared<std::optional<SyncError>>();
   for (const auto& event : events) {

@@ -61,16 +61,91 @@ mapping::Result<std::vector<CrmWriteResult>> parse_results(const std::string& bo
   return results;
 }
 
-std::string soql_quote(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
+// How a write reaches Salesforce: a record whose Id is known is updated by that Id (it may have
+// been created in Salesforce and not carry its PRM id yet: an upsert by external id would create a
+// second record); otherwise upserted by the external id; deletes by Id. Per object, the routes
+// are sent in this order.
+enum class WriteRoute { remove, upsert_by_external_id, update_by_id };
+
+WriteRoute route_of(const mapping::CrmRecordWrite& write) {
+  if (write.op == mapping::CanonicalEvent::Operation::remove) return WriteRoute::remove;
+  return write.crm_id ? WriteRoute::update_by_id : WriteRoute::upsert_by_external_id;
+}
+
+// The sObject Collections body of writes[positions[start..end)]: each record with its type, its Id
+// when updated by Id, the external id (set in both cases, so a record created in Salesforce gets
+// its PRM id), its fields and its owner.
+std::string records_body(const std::vector<mapping::CrmRecordWrite>& writes,
+                         const std::vector<std::size_t>& positions, std::size_t start,
+                         std::size_t end, const char* object, const std::string& external_id,
+                         bool by_id) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter out(buffer);
+  out.StartObject();
+  write_string(out, "allOrNone");
+  out.Bool(false);
+  write_string(out, "records");
+  out.StartArray();
+  for (std::size_t p = start; p < end; ++p) {
+    const auto& write = writes[positions[p]];
+    out.StartObject();
+    write_string(out, "attributes");
+    out.StartObject();
+    write_string(out, "type");
+    write_string(out, object);
+    out.EndObject();
+    if (by_id) {
+      write_string(out, "Id");
+      write_string(out, *write.crm_id);
+    }
+    write_string(out, external_id);
+    write_string(out, write.prm_id);
+    for (const auto& field : write.fields) {
+      if (field.name == external_id || field.name == "Id") continue;
+      write_string(out, field.name);
+      write_value(out, field.value);
+    }
+    if (write.owner_id) {
+      write_string(out, "OwnerId");
+      write_string(out, *write.owner_id);
+    }
+    out.EndObject();
   }
-  return out + "'";
+  out.EndArray();
+  out.EndObject();
+  return buffer.GetString();
 }
 
 }  // namespace
+
+std::string soql_quote(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    switch (c) {
+      case '\'':
+        out += "\\'";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out + "'";
+}
 
 const char* salesforce_object(mapping::ObjectKind object) {
   return object == mapping::ObjectKind::account ? "Account" : "Opportunity";
@@ -78,57 +153,38 @@ const char* salesforce_object(mapping::ObjectKind object) {
 
 SalesforceRecordSink::SalesforceRecordSink(SalesforceClient& client) : client_(client) {}
 
-mapping::Result<std::vector<CrmWriteResult>> SalesforceRecordSink::apply(const std::vector<mapping::CrmRecordWrite>& writes,
-                                                                         http::Deadline deadline) {
+mapping::Result<std::vector<CrmWriteResult>> SalesforceRecordSink::apply(
+    const std::vector<mapping::CrmRecordWrite>& writes, http::Deadline deadline) {
   std::vector<CrmWriteResult> results(writes.size());
   const std::string& external_id = client_.settings().external_id_field;
-  // Group by (object, operation), keeping each write's position for its result.
-  std::map<std::pair<mapping::ObjectKind, bool>, std::vector<std::size_t>> groups;
-  for (std::size_t i = 0; i < writes.size(); ++i) {
-    groups[{writes[i].object, writes[i].op == mapping::CanonicalEvent::Operation::upsert}].push_back(i);
-  }
+  // Group by (object, route), keeping each write's position for its result.
+  std::map<std::pair<mapping::ObjectKind, WriteRoute>, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < writes.size(); ++i)
+    groups[{writes[i].object, route_of(writes[i])}].push_back(i);
   for (const auto& [group, positions] : groups) {
     const char* object = salesforce_object(group.first);
+    const WriteRoute route = group.second;
     for (std::size_t start = 0; start < positions.size(); start += kMaxRecordsPerCall) {
       std::size_t end = std::min(positions.size(), start + kMaxRecordsPerCall);
-      if (group.second) {
-        rapidjson::StringBuffer buffer;
-        JsonWriter out(buffer);
-        out.StartObject();
-        write_string(out, "allOrNone");
-        out.Bool(false);
-        write_string(out, "records");
-        out.StartArray();
-        for (std::size_t p = start; p < end; ++p) {
-          const auto& write = writes[positions[p]];
-          out.StartObject();
-          write_string(out, "attributes");
-          out.StartObject();
-          write_string(out, "type");
-          write_string(out, object);
-          out.EndObject();
-          write_string(out, external_id);
-          write_string(out, write.prm_id);
-          for (const auto& field : write.fields) {
-            if (field.name == external_id || field.name == "Id") continue;
-            write_string(out, field.name);
-            write_value(out, field.value);
-          }
-          if (write.owner_id) {
-            write_string(out, "OwnerId");
-            write_string(out, *write.owner_id);
-          }
-          out.EndObject();
-        }
-        out.EndArray();
-        out.EndObject();
-        auto answer = client_.request("PATCH", fmt::format("composite/sobjects/{}/{}", object, external_id),
-                                      buffer.GetString(), fmt::format("upsert {} {} by {}", end - start, object, external_id),
-                                      deadline, true);
+      if (route != WriteRoute::remove) {
+        bool by_id = route == WriteRoute::update_by_id;
+        std::string body = records_body(writes, positions, start, end, object, external_id, by_id);
+        auto answer =
+            by_id ? client_.request("PATCH", "composite/sobjects", body,
+                                    fmt::format("update {} {} by Id", end - start, object),
+                                    deadline, true)
+                  : client_.request(
+                        "PATCH", fmt::format("composite/sobjects/{}/{}", object, external_id), body,
+                        fmt::format("upsert {} {} by {}", end - start, object, external_id),
+                        deadline, true);
         if (!answer) return answer.error();
         auto parsed = parse_results(answer.value().body, end - start);
         if (!parsed) return parsed.error();
-        for (std::size_t p = start; p < end; ++p) results[positions[p]] = std::move(parsed.value()[p - start]);
+        for (std::size_t p = start; p < end; ++p) {
+          CrmWriteResult result = std::move(parsed.value()[p - start]);
+          if (by_id && !result.crm_id) result.crm_id = writes[positions[p]].crm_id;
+          results[positions[p]] = std::move(result);
+        }
         continue;
       }
       // Deletes: by id; ids not known are looked up by the external id first.

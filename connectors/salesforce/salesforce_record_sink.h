@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "connectors/http/http_message.h"
@@ -9,10 +11,13 @@ namespace crmsync::connectors::salesforce {
 
 class SalesforceClient;
 
-// Writes records and sharing to Salesforce in as few API calls as the API allows: upserts by the
-// external id field holding the PRM id through sObject Collections (up to 200 records a call,
-// allOrNone=false, so a failed record does not fail its neighbours), deletes through collections
-// delete, grants and revocations as AccountShare / OpportunityShare rows (RowCause Manual).
+// Writes records and sharing to Salesforce in as few API calls as the API allows, through sObject
+// Collections (up to 200 records a call, allOrNone=false, so a failed record does not fail its
+// neighbours): a record whose Salesforce Id is known is updated by that Id, with the external id
+// field set to its PRM id (a record created in Salesforce has none yet: an upsert by external id
+// would create a second record); other records are upserted by the external id field; deletes go
+// through collections delete; grants and revocations as AccountShare / OpportunityShare rows
+// (RowCause Manual).
 // One result per write, in the order given. Thread-safe if the client is.
 class SalesforceRecordSink {
  public:
@@ -31,5 +36,9 @@ class SalesforceRecordSink {
 
 // The Salesforce object of a synced kind: Account, Opportunity.
 const char* salesforce_object(mapping::ObjectKind object);
+
+// `text` as a SOQL string literal, quotes included, with quote, backslash and control characters
+// escaped: the one way a value goes into a SOQL query.
+std::string soql_quote(std::string_view text);
 
 }  // namespace crmsync::connectors::salesforce

@@ -171,6 +171,51 @@ TEST_F(SalesforceConnector, DeleteByPrmIdAndDeletingAgainIsFine) {
   EXPECT_FALSE(again.value()[0].error.has_value());
 }
 
+// A record created in Salesforce has no PRM id yet: once the engine knows its Id, the write must
+// update it by that Id (and give it its PRM id), not upsert by PRM id into a second record.
+TEST_F(SalesforceConnector, UpsertWithAKnownIdUpdatesThatRecordAndSetsItsPrmId) {
+  auto sf = client(*files);
+  SalesforceRecordSink sink(*sf);
+  auto direct = sf->request("POST", "sobjects/Account", R"({"Name":"Made in Salesforce"})", "create account",
+                            in(seconds(20)), true);
+  ASSERT_TRUE(direct.ok()) << direct.error().message;
+  rapidjson::Document direct_json;
+  direct_json.Parse(direct.value().body.c_str());
+  std::string direct_id = direct_json["id"].GetString();
+
+  auto by_id = account("prm-direct", "Renamed by crmsync");
+  by_id.crm_id = direct_id;
+  auto gone = account("prm-gone", "Deleted meanwhile");
+  gone.crm_id = "001000000000000AAA";
+  admin("DELETE", "/_emulator/stats");
+  auto results = sink.apply({account("prm-new", "New"), by_id, gone}, in(seconds(30)));
+  ASSERT_TRUE(results.ok()) << results.error().message;
+  ASSERT_EQ(results.value().size(), 3u);
+  EXPECT_FALSE(results.value()[0].error.has_value());
+  EXPECT_TRUE(results.value()[0].created);
+  ASSERT_FALSE(results.value()[1].error.has_value()) << results.value()[1].error->message;
+  EXPECT_FALSE(results.value()[1].created);
+  EXPECT_EQ(results.value()[1].crm_id, direct_id);
+  ASSERT_TRUE(results.value()[2].error.has_value()) << "an Id that does not exist fails that record only";
+  EXPECT_EQ(results.value()[2].error->error_class, mapping::ErrorClass::conflict);
+  EXPECT_EQ(requests_to("PATCH composite/sobjects"), 1) << "updates by Id share one call";
+
+  int named = 0;
+  auto accounts = admin("GET", "/_emulator/records/Account");  // kept alive: the loop reads into it
+  for (const auto& record : accounts.GetArray()) {
+    if (record.HasMember("IsDeleted") && record["IsDeleted"].IsBool() && record["IsDeleted"].GetBool()) continue;
+    std::string name = record["Name"].IsString() ? record["Name"].GetString() : "";
+    if (name == "Made in Salesforce" || name == "Renamed by crmsync") {
+      ++named;
+      EXPECT_EQ(std::string(record["Id"].GetString()), direct_id);
+      EXPECT_EQ(name, "Renamed by crmsync");
+      ASSERT_TRUE(record["PRM_Id__c"].IsString());
+      EXPECT_EQ(std::string(record["PRM_Id__c"].GetString()), "prm-direct");
+    }
+  }
+  EXPECT_EQ(named, 1) << "updated in place, not duplicated";
+}
+
 TEST_F(SalesforceConnector, ServerErrorStormStillWritesEveryRecordOnce) {
   auto sf = client(*files);
   SalesforceRecordSink sink(*sf);

@@ -294,6 +294,98 @@ batch_size = 250
                           HasSubstr("dynamics.batch_size: 5000 is out of range")));
 }
 
+TEST(Config, JournalAndEngineSectionsAreOptional) {
+  Config config = parse_config(kMinimal, "crmsync.toml");
+  EXPECT_FALSE(config.journal.has_value());
+  EXPECT_FALSE(config.engine.has_value()) << "no [engine], no apply workers";
+}
+
+TEST(Config, JournalAndEngineSectionsAreRead) {
+  Config config = parse_config(std::string(kMinimal) + R"(
+[journal]
+key_file = "/run/credentials/crmsync.service/journal-key"
+key_secret = "journal.hmac-2"
+[engine]
+mapping_file = "/etc/crmsync/mapping.toml"
+batch_max_events = 2000
+linger = "50ms"
+delete_guard_max = 25
+delete_guard_window = "10m"
+enabled = false
+)",
+                               "crmsync.toml");
+  ASSERT_TRUE(config.journal.has_value());
+  EXPECT_EQ(config.journal->key_file->string(), "/run/credentials/crmsync.service/journal-key");
+  EXPECT_EQ(config.journal->key_secret, "journal.hmac-2");
+  ASSERT_TRUE(config.engine.has_value());
+  EXPECT_EQ(config.engine->mapping_file->string(), "/etc/crmsync/mapping.toml");
+  EXPECT_EQ(config.engine->batch_max_events, 2000);
+  EXPECT_EQ(config.engine->linger, std::chrono::milliseconds(50));
+  EXPECT_EQ(config.engine->delete_guard_max, 25);
+  EXPECT_EQ(config.engine->delete_guard_window, std::chrono::minutes(10));
+  EXPECT_FALSE(config.engine->enabled);
+}
+
+TEST(Config, EngineDefaultsWithTheKeyFromTheSecretStore) {
+  Config config = parse_config(std::string(kMinimal) + "[secrets]\nmaster_key_file = \"/k\"\n[engine]\n", "crmsync.toml");
+  ASSERT_TRUE(config.engine.has_value());
+  EXPECT_FALSE(config.engine->mapping_file.has_value()) << "the built-in default mapping";
+  EXPECT_EQ(config.engine->batch_max_events, 500);
+  EXPECT_EQ(config.engine->linger, std::chrono::milliseconds(200));
+  EXPECT_EQ(config.engine->delete_guard_max, 100);
+  EXPECT_EQ(config.engine->delete_guard_window, std::chrono::minutes(5));
+  EXPECT_TRUE(config.engine->enabled);
+  EXPECT_FALSE(config.journal.has_value()) << "the key is the store's journal-hmac-key";
+  EXPECT_EQ(JournalSection{}.key_secret, "journal-hmac-key");
+}
+
+TEST(Config, EngineWithoutAJournalKeyIsRefused) {
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[engine]\nbatch_max_events = 10\n"),
+              ElementsAre(AllOf(HasSubstr("config: engine: needs the journal key: set journal.key_file"),
+                                HasSubstr("crmsync secrets put journal-hmac-key --from-file F"),
+                                HasSubstr("(crmsync.toml:6)"))));
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[journal]\nkey_secret = \"jk\"\n[engine]\n"),
+              ElementsAre(HasSubstr("config: journal: has no key: set journal.key_file, or configure [secrets] so that "
+                                    "the key is read from the secret store as \"jk\"")));
+  EXPECT_TRUE(problems_of(std::string(kMinimal) + "[journal]\nkey_file = \"/k\"\n[engine]\n").empty());
+}
+
+TEST(Config, JournalAndEngineValuesAreValidated) {
+  auto problems = problems_of(std::string(kMinimal) + R"(
+[journal]
+key_file = "journal.key"
+key_secret = "Journal Key"
+[engine]
+mapping_file = "mapping.toml"
+batch_max_events = 0
+linger = "soon"
+delete_guard_max = 0
+delete_guard_window = "30d"
+enabled = "yes"
+)");
+  EXPECT_THAT(problems, ElementsAre(HasSubstr("journal.key_file: expected an absolute path"),
+                                    HasSubstr("journal.key_secret: expected a secret name"),
+                                    HasSubstr("engine.mapping_file: expected an absolute path"),
+                                    HasSubstr("engine.batch_max_events: 0 is out of range; allowed 1 to 10000"),
+                                    HasSubstr("engine.linger: expected a duration"),
+                                    HasSubstr("engine.delete_guard_max: 0 is out of range"),
+                                    HasSubstr("engine.delete_guard_window: 30d is out of range; allowed 1s to 7d"),
+                                    HasSubstr("engine.enabled: expected true or false"),
+                                    HasSubstr("config: journal: has no key")));
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[engine]\nbatch_max_events = 10001\n[journal]\nkey_file = \"/k\"\n"),
+              ElementsAre(HasSubstr("engine.batch_max_events: 10001 is out of range")));
+}
+
+TEST(Config, MisspelledJournalAndEngineKeysGetSuggestions) {
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[enigne]\nenabled = false\n"),
+              ElementsAre("config: enigne: unknown key; did you mean engine? (crmsync.toml:6)"));
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[journal]\nkey = \"c2VjcmV0\"\nkey_file = \"/k\"\n"),
+              ElementsAre("config: journal.key: unknown key; did you mean journal.key_file? (crmsync.toml:7)"))
+      << "a key value in the config itself is refused";
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[journal]\nkey_file = \"/k\"\n[engine]\nbatch_max_event = 5\n"),
+              ElementsAre(HasSubstr("engine.batch_max_event: unknown key; did you mean engine.batch_max_events?")));
+}
+
 TEST(Config, MissingFileSaysHowToPointAtOne) {
   try {
     load_config("/nonexistent/crmsync.toml");

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/apply_engine.h"
+#include "daemon/side_gateway.h"
+#include "mapping/canonical_event.h"
+#include "mapping/mapping_definition.h"
+#include "state/journal.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace crmsync::state {
+class SyncRecordStore;
+}
+
+namespace crmsync::daemon {
+
+// An event waiting to be applied, with its Kafka value (kept for parking and dead letters).
+struct PendingEvent {
+  mapping::CanonicalEvent event;
+  std::string json;
+  bool unparked = false;  // taken from the parked table: not a re-delivery even though it was seen
+};
+
+// What one wave did, recorded by the caller in the wave's transaction (journal) and report.
+struct WaveSummary {
+  std::vector<state::JournalEntry> journal;
+  std::map<EventOutcome, std::size_t> outcomes;
+  std::vector<DeadLetter> dead_letters;
+  std::size_t conflicts = 0;
+};
+
+// Applies one wave (at most one event per record) inside the caller's state transaction: resolves
+// ids, locks, de-duplicates, reads the targets, merges, writes through the gateways and records
+// the outcome in the store. See ApplyEngine for the whole flow. Used by the engine's thread only.
+class WavePlanner {
+ public:
+  WavePlanner(const mapping::MappingDefinition& mapping, const std::vector<SideGateway*>& gateways,
+              const ApplyEngineSettings& settings, std::shared_ptr<spdlog::logger> logger);
+
+  // Takes the wave from the front of `pending` (the rest goes to `deferred`, in order) and applies
+  // it. Returns the waiting keys ("account:<side>:<id>") of the accounts the wave mapped, for
+  // un-parking the deals that wait for them.
+  mapping::Result<std::vector<std::string>> apply_wave(state::SyncRecordStore& store, std::vector<PendingEvent>& pending,
+                                                       std::vector<PendingEvent>& deferred, WaveSummary& summary);
+
+ private:
+  const mapping::MappingDefinition& mapping_;
+  std::vector<SideGateway*> gateways_;
+  const ApplyEngineSettings& settings_;
+  std::shared_ptr<spdlog::logger> logger_;
+};
+
+}  // namespace crmsync::daemon

@@ -1,0 +1,238 @@
+#include "daemon/apply_service.h"
+
+#include <map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "connectors/kafka/kafka_consumer.h"
+#include "connectors/kafka/kafka_producer.h"
+#include "daemon/apply_engine.h"
+#include "daemon/metrics.h"
+#include "mapping/canonical_event.h"
+#include "state/migrations.h"
+#include "state/migrator.h"
+
+namespace crmsync::daemon {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct ApplyService::Parts {
+  ApplyServiceSettings settings;
+  connectors::kafka::KafkaSettings kafka;
+  state::StateDatabaseSettings state;
+  const mapping::MappingDefinition& mapping;
+  std::vector<std::unique_ptr<SideGateway>> gateways;
+  mapping::SecretString journal_key;
+  MetricsRegistry& metrics;
+  std::shared_ptr<spdlog::logger> logger;
+  std::map<EventOutcome, MetricSeries*> outcomes;
+  MetricSeries* batches = nullptr;
+  MetricSeries* failures = nullptr;
+};
+
+ApplyService::ApplyService(ApplyServiceSettings settings, connectors::kafka::KafkaSettings kafka,
+                           state::StateDatabaseSettings state, const mapping::MappingDefinition& mapping,
+                           std::vector<std::unique_ptr<SideGateway>> gateways, mapping::SecretString journal_key,
+                           MetricsRegistry& metrics, std::shared_ptr<spdlog::logger> logger)
+    : parts_(new Parts{std::move(settings), std::move(kafka), std::move(state), mapping, std::move(gateways),
+                       std::move(journal_key), metrics, std::move(logger), {}, nullptr, nullptr}) {
+  for (EventOutcome outcome : {EventOutcome::applied, EventOutcome::duplicate, EventOutcome::echo_skipped,
+                               EventOutcome::superseded, EventOutcome::parked, EventOutcome::dead_lettered,
+                               EventOutcome::delete_held}) {
+    parts_->outcomes[outcome] = &metrics.series("crmsync_events_applied_total",
+                                                "Change events the apply workers finished, by outcome.",
+                                                MetricType::counter, {{"outcome", std::string(to_string(outcome))}});
+  }
+  parts_->batches = &metrics.series("crmsync_apply_batches_total", "Batches the apply workers committed.",
+                                    MetricType::counter);
+  parts_->failures = &metrics.series("crmsync_apply_batch_failures_total",
+                                     "Batch attempts that failed and were retried (a side or the state DB unavailable).",
+                                     MetricType::counter);
+}
+
+ApplyService::~ApplyService() { stop(); }
+
+void ApplyService::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void ApplyService::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<std::string> ApplyService::fatal_error() const {
+  std::lock_guard lock(mutex_);
+  return fatal_error_;
+}
+
+namespace {
+
+// Sleeps up to `duration`, waking early when `stop` is set.
+void pause(const std::atomic<bool>& stop, milliseconds duration) {
+  auto until = Clock::now() + duration;
+  while (!stop && Clock::now() < until) std::this_thread::sleep_for(std::min(milliseconds(50), duration));
+}
+
+std::string dead_letter_value(const DeadLetter& letter, const std::string& instance) {
+  std::string event = letter.event_json;
+  bool is_object = !event.empty() && event.front() == '{';
+  return fmt::format(R"({{"reason":{},"instance":{},"event":{}}})",
+                     mapping::to_json_value(mapping::FieldValue::string_value(letter.reason)),
+                     mapping::to_json_value(mapping::FieldValue::string_value(instance)),
+                     is_object ? event : mapping::to_json_value(mapping::FieldValue::string_value(event)));
+}
+
+}  // namespace
+
+void ApplyService::run() {
+  auto& log = *parts_->logger;
+  const auto& settings = parts_->settings;
+  auto fail = [this](std::string message) {
+    std::lock_guard lock(mutex_);
+    fatal_error_ = std::move(message);
+  };
+  int attempt = 0;
+  mapping::UniformRandom random = mapping::make_uniform_random();
+  auto backoff = [&](const std::string& what) {
+    auto delay = settings.retry.delay_for_attempt(attempt++, random);
+    log.warn("{}; retrying in {}ms attempt={}", what, delay.count(), attempt);
+    pause(stop_, delay);
+  };
+
+  // The state database (migrated here too: whichever component starts first migrates, locked).
+  std::unique_ptr<state::StateDatabase> state;
+  while (!stop_ && !state) {
+    auto connected = state::StateDatabase::connect(parts_->state);
+    if (connected) {
+      if (auto migrated = state::migrate(*connected.value(), state::embedded_migrations(), state::DryRun::no); migrated) {
+        state = std::move(connected).value();
+        break;
+      } else {
+        backoff("apply: state database migration: " + migrated.error().message);
+        continue;
+      }
+    }
+    backoff("apply: state database: " + connected.error().message);
+  }
+  if (!state) return;
+  attempt = 0;
+
+  auto consumer = connectors::kafka::KafkaConsumer::create(parts_->kafka, settings.group_id, parts_->logger);
+  if (!consumer) return fail("apply: kafka consumer: " + consumer.error().message);
+  const std::string prefix = settings.topic_prefix;
+  if (auto subscribed = consumer.value()->subscribe({prefix + ".changes.prm", prefix + ".changes.salesforce",
+                                                     prefix + ".changes.dynamics"});
+      !subscribed) {
+    return fail("apply: kafka subscribe: " + subscribed.error().message);
+  }
+  auto producer = connectors::kafka::KafkaProducer::create(parts_->kafka, parts_->logger);
+  if (!producer) return fail("apply: kafka producer: " + producer.error().message);
+
+  std::vector<SideGateway*> gateways;
+  for (auto& gateway : parts_->gateways) gateways.push_back(gateway.get());
+  ApplyEngineSettings engine_settings;
+  engine_settings.instance_id = settings.instance_id;
+  engine_settings.delete_guard_max = settings.delete_guard_max;
+  engine_settings.delete_guard_window = settings.delete_guard_window;
+  ApplyEngine engine(parts_->mapping, gateways, *state, parts_->journal_key, engine_settings, parts_->logger);
+  log.info("apply worker started group={} topics={}.changes.{{prm,salesforce,dynamics}} sides={}", settings.group_id,
+           prefix, gateways.size());
+
+  auto last_sweep = Clock::now();
+  std::vector<connectors::kafka::ConsumedRecord> batch;
+  while (!stop_) {
+    // Collect a batch: full, or `linger` after its first record.
+    batch.clear();
+    auto first_at = Clock::time_point{};
+    while (!stop_ && batch.size() < settings.batch_max_events) {
+      milliseconds wait(100);
+      if (!batch.empty()) {
+        auto left = std::chrono::duration_cast<milliseconds>(first_at + settings.linger - Clock::now());
+        if (left <= milliseconds(0)) break;
+        wait = std::min(wait, left);
+      }
+      auto polled = consumer.value()->poll(wait);
+      if (!polled) {
+        log.warn("apply: kafka poll: {}", polled.error().message);
+        break;
+      }
+      if (!polled.value()) {
+        if (batch.empty()) break;  // idle: let the loop look at parked events and stop
+        continue;
+      }
+      if (batch.empty()) first_at = Clock::now();
+      batch.push_back(std::move(*polled.value()));
+    }
+
+    if (batch.empty()) {
+      if (Clock::now() - last_sweep >= settings.parked_sweep_interval) {
+        last_sweep = Clock::now();
+        auto swept = engine.retry_parked();
+        if (!swept) log.warn("apply: parked events sweep: {}", swept.error().message);
+      }
+      continue;
+    }
+
+    std::vector<std::string> values;
+    values.reserve(batch.size());
+    for (const auto& record : batch) values.push_back(record.value);
+    std::optional<ApplyReport> report;
+    attempt = 0;
+    while (!stop_) {
+      auto applied = engine.apply(values);
+      if (applied) {
+        report = std::move(applied).value();
+        break;
+      }
+      parts_->failures->increment();
+      if (applied.error().error_class == mapping::ErrorClass::fatal) {
+        return fail("apply: " + applied.error().message);
+      }
+      backoff("apply: batch of " + std::to_string(values.size()) + " events: " + applied.error().message);
+    }
+    if (!report) break;  // stopping: not committed, re-delivered to whoever takes the partitions
+
+    // Dead letters reach Kafka before the offsets move past their events.
+    bool delivered = report->dead_letters.empty();
+    attempt = 0;
+    while (!delivered && !stop_) {
+      std::size_t failed = 0;
+      for (const auto& letter : report->dead_letters) {
+        auto queued = producer.value()->produce(prefix + ".deadletter", letter.key,
+                                                dead_letter_value(letter, settings.instance_id),
+                                                [&failed](const mapping::Result<connectors::kafka::DeliveredRecord>& r) {
+                                                  if (!r) ++failed;
+                                                });
+        if (!queued) ++failed;
+      }
+      auto flushed = producer.value()->flush(std::chrono::seconds(30));
+      if (flushed && failed == 0) {
+        delivered = true;
+      } else {
+        backoff("apply: dead letters not acknowledged by Kafka");
+      }
+    }
+    if (!delivered) break;
+
+    std::map<std::pair<std::string, int>, const connectors::kafka::ConsumedRecord*> last;
+    for (const auto& record : batch) last[{record.topic, record.partition}] = &record;
+    for (const auto& [partition, record] : last) {
+      if (auto committed = consumer.value()->commit(*record); !committed) {
+        // Harmless: the batch is recorded as applied; a re-delivery changes nothing.
+        log.warn("apply: offset commit topic={} partition={}: {}", record->topic, record->partition,
+                 committed.error().message);
+      }
+    }
+    parts_->batches->increment();
+    for (const auto& [outcome, count] : report->outcomes) parts_->outcomes[outcome]->add(static_cast<double>(count));
+    log.debug("apply: batch events={} waves={} dead_letters={} conflicts={}", values.size(), report->waves,
+              report->dead_letters.size(), report->conflicts);
+  }
+  consumer.value()->close();
+  log.info("apply worker stopped");
+}
+
+}  // namespace crmsync::daemon

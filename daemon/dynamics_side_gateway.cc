@@ -1,0 +1,123 @@
+#include "daemon/dynamics_side_gateway.h"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+
+#include "connectors/dynamics/dataverse_applier.h"
+#include "connectors/dynamics/dataverse_client.h"
+#include "connectors/dynamics/dataverse_odata.h"
+#include "connectors/dynamics/dataverse_values.h"
+
+namespace crmsync::daemon {
+
+namespace {
+
+using connectors::dynamics::kPrmIdKey;
+using mapping::ErrorClass;
+using mapping::SyncError;
+
+std::string string_member(const rapidjson::Value& row, const std::string& name) {
+  auto it = row.FindMember(name.c_str());
+  return it != row.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString())
+                                                       : std::string();
+}
+
+// versionnumber (an Edm.Int64, answered as a JSON number) as decimal text.
+std::string version_of(const rapidjson::Value& row) {
+  auto it = row.FindMember("versionnumber");
+  if (it == row.MemberEnd()) return {};
+  auto value = connectors::dynamics::dataverse_field_value(it->value);
+  return value && value->kind != mapping::FieldValue::Kind::null ? value->text : std::string();
+}
+
+// An OData string literal: single quotes doubled.
+std::string odata_string(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+DynamicsSideGateway::DynamicsSideGateway(connectors::dynamics::DataverseClient& client,
+                                         connectors::dynamics::DataverseApplier& applier,
+                                         std::chrono::milliseconds call_timeout)
+    : client_(client), applier_(applier), call_timeout_(call_timeout) {}
+
+mapping::Result<std::vector<SideRecordState>> DynamicsSideGateway::read(
+    mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
+    const std::vector<std::string>& native_fields) {
+  const auto deadline = std::chrono::steady_clock::now() + call_timeout_;
+  const connectors::dynamics::EntitySet& set = connectors::dynamics::entity_set_for(object);
+  const std::string prm_key(kPrmIdKey);
+  std::vector<std::string> selected = {set.primary_key, prm_key, "versionnumber", "modifiedon"};
+  for (const auto& field : native_fields) {
+    if (std::find(selected.begin(), selected.end(), field) == selected.end())
+      selected.push_back(field);
+  }
+  std::string select;
+  for (const auto& field : selected) select += (select.empty() ? "" : ",") + field;
+
+  std::vector<SideRecordState> records;
+  for (std::size_t start = 0; start < prm_ids.size(); start += kIdsPerQuery) {
+    std::size_t end = std::min(prm_ids.size(), start + kIdsPerQuery);
+    std::string filter;
+    for (std::size_t i = start; i < end; ++i) {
+      filter += (i == start ? "" : " or ") + prm_key + " eq " + odata_string(prm_ids[i]);
+    }
+    connectors::dynamics::DataverseRequest request;
+    request.target = set.set_name + "?$select=" + connectors::dynamics::url_encode(select) +
+                     "&$filter=" + connectors::dynamics::url_encode(filter);
+    request.description = fmt::format("GET {} {} by {}", end - start, set.set_name, prm_key);
+    while (!request.target.empty()) {
+      auto answer = client_.send(request, deadline);
+      if (!answer) return answer.error();
+      rapidjson::Document doc;
+      doc.Parse(answer.value().body.c_str());
+      if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("value") ||
+          !doc["value"].IsArray()) {
+        return SyncError{
+            ErrorClass::transient,
+            fmt::format("dataverse: {}: the answer has no value array", request.description)};
+      }
+      for (const auto& row : doc["value"].GetArray()) {
+        if (!row.IsObject()) continue;
+        SideRecordState record;
+        record.side_id = string_member(row, set.primary_key);
+        record.prm_id = string_member(row, prm_key);
+        record.version = version_of(row);
+        record.modified_at = string_member(row, "modifiedon");
+        if (record.side_id.empty() || record.version.empty()) {
+          return SyncError{ErrorClass::fatal,
+                           fmt::format("dataverse: {}: a row without {} or versionnumber",
+                                       request.description, set.primary_key)};
+        }
+        for (const auto& field : native_fields) {
+          auto member = row.FindMember(field.c_str());
+          if (member == row.MemberEnd()) continue;
+          if (auto value = connectors::dynamics::dataverse_field_value(member->value)) {
+            record.fields.push_back({field, std::move(*value)});
+          }
+        }
+        records.push_back(std::move(record));
+      }
+      auto next = doc.FindMember("@odata.nextLink");
+      request.target =
+          next != doc.MemberEnd() && next->value.IsString() ? next->value.GetString() : "";
+    }
+  }
+  return records;
+}
+
+mapping::Result<std::vector<mapping::CrmWriteResult>> DynamicsSideGateway::write(
+    const std::vector<mapping::CrmRecordWrite>& writes, const std::string& /*origin*/) {
+  if (writes.empty()) return std::vector<mapping::CrmWriteResult>{};
+  return applier_.apply(writes, std::chrono::steady_clock::now() + call_timeout_);
+}
+
+}  // namespace crmsync::daemon

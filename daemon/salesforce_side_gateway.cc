@@ -1,0 +1,149 @@
+#include "daemon/salesforce_side_gateway.h"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include <strings.h>
+#include <algorithm>
+#include <ctime>
+
+#include "connectors/http/url_encoding.h"
+#include "connectors/salesforce/salesforce_capture.h"
+#include "connectors/salesforce/salesforce_client.h"
+#include "connectors/salesforce/salesforce_values.h"
+
+namespace crmsync::daemon {
+
+namespace {
+
+using mapping::ErrorClass;
+using mapping::SyncError;
+
+// Unix milliseconds as RFC 3339 UTC with milliseconds: 2026-11-27T23:28:09.000Z.
+std::string rfc3339_millis(long long unix_ms) {
+  long long seconds = unix_ms / 1000;
+  long long millis = unix_ms % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    --seconds;
+  }
+  std::time_t when = static_cast<std::time_t>(seconds);
+  std::tm utc{};
+  gmtime_r(&when, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+}
+
+std::string string_member(const rapidjson::Value& record, const std::string& name) {
+  auto it = record.FindMember(name.c_str());
+  return it != record.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString())
+                                                          : std::string();
+}
+
+bool same_field(const std::string& a, const std::string& b) {
+  return strcasecmp(a.c_str(), b.c_str()) == 0;
+}
+
+}  // namespace
+
+SalesforceSideGateway::SalesforceSideGateway(connectors::salesforce::SalesforceClient& client,
+                                             std::chrono::milliseconds call_timeout)
+    : client_(client), sink_(client), call_timeout_(call_timeout) {}
+
+mapping::Result<std::vector<SideRecordState>> SalesforceSideGateway::read(
+    mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
+    const std::vector<std::string>& native_fields) {
+  const auto deadline = std::chrono::steady_clock::now() + call_timeout_;
+  const char* sobject = connectors::salesforce::salesforce_object(object);
+  const std::string& external_id = client_.settings().external_id_field;
+  // SOQL refuses a field selected twice (names are case-insensitive).
+  std::vector<std::string> selected = {"Id", external_id, "SystemModstamp", "LastModifiedDate"};
+  for (const auto& field : native_fields) {
+    if (std::none_of(selected.begin(), selected.end(),
+                     [&](const auto& known) { return same_field(known, field); })) {
+      selected.push_back(field);
+    }
+  }
+  std::string select;
+  for (const auto& field : selected) select += (select.empty() ? "" : ", ") + field;
+
+  // Queries of up to kIdsPerQuery ids whose URL stays within kMaxQueryUrlBytes (Salesforce
+  // refuses a request whose URI and headers pass 16 KB).
+  struct Query {
+    std::string path;
+    std::size_t ids = 0;
+  };
+  const std::string prefix =
+      "query?q=" + connectors::http::percent_encode(fmt::format("SELECT {} FROM {} WHERE {} IN (",
+                                                                select, sobject, external_id));
+  const std::string comma = "%2C";
+  const std::string close = "%29";
+  std::vector<Query> queries;
+  for (const auto& prm_id : prm_ids) {
+    std::string quoted =
+        connectors::http::percent_encode(connectors::salesforce::soql_quote(prm_id));
+    if (!queries.empty() && queries.back().ids < kIdsPerQuery &&
+        queries.back().path.size() + comma.size() + quoted.size() + close.size() <=
+            kMaxQueryUrlBytes) {
+      queries.back().path += comma + quoted;
+      ++queries.back().ids;
+    } else {
+      queries.push_back({prefix + quoted, 1});
+    }
+  }
+
+  std::vector<SideRecordState> records;
+  for (const auto& query : queries) {
+    std::string description = fmt::format("read {} {} by {}", query.ids, sobject, external_id);
+    std::string next = query.path + close;
+    while (!next.empty()) {
+      auto page = client_.request("GET", next, "", description, deadline, false);
+      if (!page) return page.error();
+      rapidjson::Document json;
+      json.Parse(page.value().body.c_str());
+      if (json.HasParseError() || !json.IsObject() || !json.HasMember("records") ||
+          !json["records"].IsArray()) {
+        return SyncError{
+            ErrorClass::fatal,
+            fmt::format("Salesforce {}: the query answer has no records array", description)};
+      }
+      for (const auto& row : json["records"].GetArray()) {
+        if (!row.IsObject()) continue;
+        SideRecordState record;
+        record.side_id = string_member(row, "Id");
+        record.prm_id = string_member(row, external_id);
+        record.version = string_member(row, "SystemModstamp");
+        std::string modified = string_member(row, "LastModifiedDate");
+        auto modified_ms = connectors::salesforce::parse_salesforce_datetime(modified);
+        if (record.side_id.empty() || record.version.empty() || !modified_ms) {
+          return SyncError{
+              ErrorClass::fatal,
+              fmt::format("Salesforce {}: a record without Id, SystemModstamp or a readable "
+                          "LastModifiedDate (id=\"{}\" LastModifiedDate=\"{}\")",
+                          description, record.side_id, modified)};
+        }
+        record.modified_at = rfc3339_millis(*modified_ms);
+        for (const auto& field : native_fields) {
+          auto value = row.FindMember(field.c_str());
+          if (value == row.MemberEnd())
+            continue;  // as the capture: a field Salesforce did not answer is absent
+          record.fields.push_back(
+              {field, connectors::salesforce::salesforce_field_value(value->value)});
+        }
+        records.push_back(std::move(record));
+      }
+      next.clear();
+      if (json.HasMember("nextRecordsUrl") && json["nextRecordsUrl"].IsString())
+        next = json["nextRecordsUrl"].GetString();
+    }
+  }
+  return records;
+}
+
+mapping::Result<std::vector<mapping::CrmWriteResult>> SalesforceSideGateway::write(
+    const std::vector<mapping::CrmRecordWrite>& writes, const std::string& /*origin*/) {
+  if (writes.empty()) return std::vector<mapping::CrmWriteResult>{};
+  return sink_.apply(writes, std::chrono::steady_clock::now() + call_timeout_);
+}
+
+}  // namespace crmsync::daemon

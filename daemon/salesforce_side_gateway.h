@@ -1,0 +1,46 @@
+#pragma once
+
+#include <chrono>
+
+#include "connectors/salesforce/salesforce_record_sink.h"
+#include "daemon/side_gateway.h"
+
+namespace crmsync::connectors::salesforce {
+class SalesforceClient;
+}
+
+namespace crmsync::daemon {
+
+// The engine's view of Salesforce (SideGateway). Reads query Account / Opportunity by the external
+// id field holding the PRM id (SOQL `… WHERE PRM_Id__c IN (…)`, up to kIdsPerQuery ids and
+// kMaxQueryUrlBytes of URL a query, following nextRecordsUrl), with values converted exactly as the
+// Salesforce capture converts them; the version is SystemModstamp as Salesforce printed it,
+// modified_at LastModifiedDate in RFC 3339 UTC. Writes go through SalesforceRecordSink (records
+// with a known Id are updated by it, others upserted by PRM id; per-record results). Every call is
+// bounded by `call_timeout`. Borrows the client (owned by the composition root, thread-safe); one
+// apply worker thread at a time.
+class SalesforceSideGateway : public SideGateway {
+ public:
+  static constexpr std::size_t kIdsPerQuery = 200;
+  static constexpr std::size_t kMaxQueryUrlBytes = 12000;
+
+  SalesforceSideGateway(connectors::salesforce::SalesforceClient& client,
+                        std::chrono::milliseconds call_timeout);
+
+  mapping::Side side() const override { return mapping::Side::salesforce; }
+
+  mapping::Result<std::vector<SideRecordState>> read(
+      mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
+      const std::vector<std::string>& native_fields) override;
+
+  // `origin` is not sent: the client marks every request with Sforce-Call-Options.
+  mapping::Result<std::vector<mapping::CrmWriteResult>> write(
+      const std::vector<mapping::CrmRecordWrite>& writes, const std::string& origin) override;
+
+ private:
+  connectors::salesforce::SalesforceClient& client_;
+  connectors::salesforce::SalesforceRecordSink sink_;
+  std::chrono::milliseconds call_timeout_;
+};
+
+}  // namespace crmsync::daemon

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mapping/canonical_event.h"
+#include "mapping/crm_writes.h"
+#include "mapping/sync_error.h"
+
+namespace crmsync::daemon {
+
+// What one side holds now for one record, in that side's own field names (the names its capture
+// puts in events), read just before the engine writes so that an edit the capture has not
+// delivered yet is seen as a concurrent change instead of being overwritten.
+struct SideRecordState {
+  std::string side_id;                 // PRM id / Salesforce Id / Dataverse GUID
+  std::string prm_id;                  // the record's PRM id (on a CRM: its external id / alternate key value)
+  std::vector<mapping::Field> fields;  // side-native names
+  std::string version;      // PRM row_version, Salesforce SystemModstamp, Dataverse versionnumber
+  std::string modified_at;  // RFC 3339 UTC: PRM updated_at, Salesforce LastModifiedDate, Dataverse modifiedon
+};
+
+// The engine's narrow view of one side (PRM, Salesforce, Dataverse): read the current state of
+// records addressed by PRM id, and write records in batches. Implementations wrap the connectors;
+// the engine's unit tests use an in-memory fake. One apply worker thread at a time.
+class SideGateway {
+ public:
+  virtual ~SideGateway() = default;
+
+  virtual mapping::Side side() const = 0;
+
+  // The records of `object` whose PRM id is in `prm_ids`, with the given native fields; records the
+  // side does not hold are absent from the answer (not an error).
+  virtual mapping::Result<std::vector<SideRecordState>> read(mapping::ObjectKind object,
+                                                             const std::vector<std::string>& prm_ids,
+                                                             const std::vector<std::string>& native_fields) = 0;
+
+  // Writes upserts and deletes; one result per write, in order. A record that fails does not fail
+  // its neighbours. The Result's own error means nothing is known about any write (re-sending is
+  // safe: writes are idempotent by PRM id). `origin` tags the writes as crmsync's own (PRM origin
+  // message; CRM call options are set by the client).
+  virtual mapping::Result<std::vector<mapping::CrmWriteResult>> write(const std::vector<mapping::CrmRecordWrite>& writes,
+                                                                      const std::string& origin) = 0;
+};
+
+}  // namespace crmsync::daemon

@@ -1,0 +1,235 @@
+#include "mapping/event_json.h"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+namespace crmsync::mapping {
+
+namespace {
+
+using rapidjson::Value;
+
+SyncError malformed(std::string_view what) {
+  return {ErrorClass::invalid,
+          fmt::format("canonical event: {}; the event is dead-lettered", what)};
+}
+
+std::optional<std::string> string_member(const Value& object, const char* name) {
+  auto member = object.FindMember(name);
+  if (member == object.MemberEnd() || !member->value.IsString()) return std::nullopt;
+  return std::string(member->value.GetString(), member->value.GetStringLength());
+}
+
+// Optional string: absent or null → nothing; a non-string is an error.
+Result<std::optional<std::string>> nullable_string(const Value& object, const char* name,
+                                                   std::string_view where) {
+  auto member = object.FindMember(name);
+  if (member == object.MemberEnd() || member->value.IsNull()) return std::optional<std::string>{};
+  if (!member->value.IsString())
+    return malformed(fmt::format("{}.{} must be a string or null", where, name));
+  return std::optional<std::string>(
+      std::string(member->value.GetString(), member->value.GetStringLength()));
+}
+
+Result<FieldValue> field_value(const Value& typed, const Value& exact, std::string_view name) {
+  if (typed.IsNull()) return FieldValue::null_value();
+  if (typed.IsBool()) return FieldValue::boolean_value(typed.GetBool());
+  if (typed.IsString())
+    return FieldValue::string_value(std::string(typed.GetString(), typed.GetStringLength()));
+  if (typed.IsNumber() && exact.IsString()) {
+    return FieldValue::number_value(std::string(exact.GetString(), exact.GetStringLength()));
+  }
+  return malformed(fmt::format("fields.{} must be a string, number, boolean or null", name));
+}
+
+Result<Actor> parse_actor(const Value& root) {
+  Actor actor;
+  auto member = root.FindMember("actor");
+  if (member == root.MemberEnd() || member->value.IsNull()) return actor;
+  if (!member->value.IsObject()) return malformed("actor must be an object");
+  const Value& value = member->value;
+  std::string kind = string_member(value, "kind").value_or("integration");
+  if (kind == "partner_user") {
+    actor.kind = Actor::Kind::partner_user;
+  } else if (kind == "internal_user") {
+    actor.kind = Actor::Kind::internal_user;
+  } else if (kind == "integration") {
+    actor.kind = Actor::Kind::integration;
+  } else {
+    return malformed("actor.kind must be partner_user, internal_user or integration");
+  }
+  actor.id = string_member(value, "id").value_or("");
+  actor.partner_org = string_member(value, "partner_org").value_or("");
+  return actor;
+}
+
+Result<Sharing> parse_sharing(const Value& root) {
+  Sharing sharing;
+  auto member = root.FindMember("sharing");
+  if (member == root.MemberEnd() || member->value.IsNull()) return sharing;
+  if (!member->value.IsObject()) return malformed("sharing must be an object");
+  const Value& value = member->value;
+  if (auto owner = value.FindMember("owner");
+      owner != value.MemberEnd() && !owner->value.IsNull()) {
+    if (!owner->value.IsObject()) return malformed("sharing.owner must be an object");
+    auto org = nullable_string(owner->value, "partner_org", "sharing.owner");
+    if (!org) return org.error();
+    auto user = nullable_string(owner->value, "user", "sharing.owner");
+    if (!user) return user.error();
+    sharing.owner_partner_org = std::move(org).value();
+    sharing.owner_user = std::move(user).value();
+  }
+  if (auto grants = value.FindMember("grants");
+      grants != value.MemberEnd() && !grants->value.IsNull()) {
+    if (!grants->value.IsArray()) return malformed("sharing.grants must be an array");
+    for (const Value& grant : grants->value.GetArray()) {
+      if (!grant.IsObject()) return malformed("sharing.grants[] must be objects");
+      auto principal = string_member(grant, "principal");
+      auto access = string_member(grant, "access");
+      if (!principal || principal->empty())
+        return malformed("sharing.grants[].principal must be a non-empty string");
+      if (!access || (*access != "read" && *access != "edit")) {
+        return malformed("sharing.grants[].access must be \"read\" or \"edit\"");
+      }
+      sharing.grants.push_back(
+          {*principal, *access == "edit" ? ShareGrant::Access::edit : ShareGrant::Access::read});
+    }
+  }
+  sharing.record_type = string_member(value, "record_type").value_or("");
+  return sharing;
+}
+
+}  // namespace
+
+Result<CanonicalEvent> parse_event(std::string_view json) {
+  // Two parses: one for the types, one that keeps every number's exact text (money must not pass
+  // through a double).
+  rapidjson::Document typed;
+  typed.Parse(json.data(), json.size());
+  if (typed.HasParseError()) {
+    return malformed(fmt::format("not JSON ({} at offset {})",
+                                 rapidjson::GetParseError_En(typed.GetParseError()),
+                                 typed.GetErrorOffset()));
+  }
+  if (!typed.IsObject()) return malformed("the value is not a JSON object");
+  rapidjson::Document exact;
+  exact.Parse<rapidjson::kParseNumbersAsStringsFlag>(json.data(), json.size());
+
+  CanonicalEvent event;
+  if (auto schema = typed.FindMember("schema"); schema != typed.MemberEnd()) {
+    if (!schema->value.IsInt() || schema->value.GetInt() != 1)
+      return malformed("schema must be 1 (this crmsync reads schema 1)");
+  }
+  auto event_id = string_member(typed, "event_id");
+  if (!event_id || event_id->empty()) return malformed("event_id is missing");
+  event.event_id = *event_id;
+
+  auto source = string_member(typed, "source").value_or("");
+  if (source == "prm") {
+    event.source = Side::prm;
+  } else if (source == "salesforce") {
+    event.source = Side::salesforce;
+  } else if (source == "dynamics") {
+    event.source = Side::dynamics;
+  } else {
+    return malformed("source must be prm, salesforce or dynamics");
+  }
+  auto object = parse_object_kind(string_member(typed, "object").value_or(""));
+  if (!object) return malformed("object must be account or deal");
+  event.object = *object;
+  auto op = string_member(typed, "op").value_or("");
+  if (op == "upsert") {
+    event.op = CanonicalEvent::Operation::upsert;
+  } else if (op == "delete") {
+    event.op = CanonicalEvent::Operation::remove;
+  } else {
+    return malformed("op must be upsert or delete");
+  }
+
+  if (auto ids = typed.FindMember("ids"); ids != typed.MemberEnd()) {
+    if (!ids->value.IsObject()) return malformed("ids must be an object");
+    auto prm = nullable_string(ids->value, "prm", "ids");
+    if (!prm) return prm.error();
+    auto salesforce = nullable_string(ids->value, "salesforce", "ids");
+    if (!salesforce) return salesforce.error();
+    auto dynamics = nullable_string(ids->value, "dynamics", "ids");
+    if (!dynamics) return dynamics.error();
+    event.prm_id = std::move(prm).value();
+    event.salesforce_id = std::move(salesforce).value();
+    event.dynamics_id = std::move(dynamics).value();
+  }
+  const std::optional<std::string>& own_id = event.source == Side::prm ? event.prm_id
+                                             : event.source == Side::salesforce
+                                                 ? event.salesforce_id
+                                                 : event.dynamics_id;
+  if (!own_id || own_id->empty())
+    return malformed(fmt::format("ids.{} is missing (the source's own id)", source));
+
+  event.source_version = string_member(typed, "source_version").value_or("");
+  event.occurred_at = string_member(typed, "occurred_at").value_or("");
+  auto actor = parse_actor(typed);
+  if (!actor) return actor.error();
+  event.actor = std::move(actor).value();
+
+  if (auto fields = typed.FindMember("fields");
+      fields != typed.MemberEnd() && !fields->value.IsNull()) {
+    if (!fields->value.IsObject()) return malformed("fields must be an object");
+    const Value& exact_fields = exact["fields"];
+    for (const auto& member : fields->value.GetObject()) {
+      std::string name(member.name.GetString(), member.name.GetStringLength());
+      auto value = field_value(member.value, exact_fields[member.name], name);
+      if (!value) return value.error();
+      event.fields.push_back({std::move(name), std::move(value).value()});
+    }
+  }
+  if (auto changed = typed.FindMember("changed");
+      changed != typed.MemberEnd() && !changed->value.IsNull()) {
+    if (!changed->value.IsArray()) return malformed("changed must be an array of field names");
+    for (const Value& name : changed->value.GetArray()) {
+      if (!name.IsString()) return malformed("changed must be an array of field names");
+      event.changed.emplace_back(name.GetString(), name.GetStringLength());
+    }
+  }
+  auto sharing = parse_sharing(typed);
+  if (!sharing) return sharing.error();
+  event.sharing = std::move(sharing).value();
+  if (auto snapshot = typed.FindMember("snapshot");
+      snapshot != typed.MemberEnd() && snapshot->value.IsBool()) {
+    event.snapshot = snapshot->value.GetBool();
+  }
+  return event;
+}
+
+std::string fields_to_json(const std::map<std::string, FieldValue>& fields) {
+  std::string out = "{";
+  for (const auto& [name, value] : fields) {
+    if (out.size() > 1) out += ',';
+    out += to_json_value(FieldValue::string_value(name));
+    out += ':';
+    out += to_json_value(value);
+  }
+  return out + "}";
+}
+
+Result<std::map<std::string, FieldValue>> parse_fields_json(std::string_view json) {
+  rapidjson::Document typed;
+  typed.Parse(json.data(), json.size());
+  if (typed.HasParseError() || !typed.IsObject()) {
+    return SyncError{ErrorClass::fatal,
+                     "stored field values are not a JSON object (state database damaged?)"};
+  }
+  rapidjson::Document exact;
+  exact.Parse<rapidjson::kParseNumbersAsStringsFlag>(json.data(), json.size());
+  std::map<std::string, FieldValue> fields;
+  for (const auto& member : typed.GetObject()) {
+    std::string name(member.name.GetString(), member.name.GetStringLength());
+    auto value = field_value(member.value, exact[member.name], name);
+    if (!value)
+      return SyncError{ErrorClass::fatal, "stored field values: " + value.error().message};
+    fields.emplace(std::move(name), std::move(value).value());
+  }
+  return fields;
+}
+
+}  // namespace crmsync::mapping

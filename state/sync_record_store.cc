@@ -1,0 +1,204 @@
+#include "state/sync_record_store.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "mapping/event_json.h"
+
+namespace crmsync::state {
+
+namespace {
+
+mapping::Status as_status(const mapping::Result<QueryRows>& result) {
+  if (!result) return result.error();
+  return mapping::ok_status();
+}
+
+std::string versions_json(const std::map<std::string, std::string>& versions) {
+  std::map<std::string, mapping::FieldValue> as_fields;
+  for (const auto& [side, version] : versions) as_fields[side] = mapping::FieldValue::string_value(version);
+  return mapping::fields_to_json(as_fields);
+}
+
+}  // namespace
+
+std::string json_string_array(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (const auto& value : values) {
+    if (out.size() > 1) out += ',';
+    out += mapping::to_json_value(mapping::FieldValue::string_value(value));
+  }
+  return out + "]";
+}
+
+SyncRecordStore::SyncRecordStore(const StateDatabase::Executor& execute, std::string schema)
+    : execute_(execute), schema_(std::move(schema)) {}
+
+mapping::Status SyncRecordStore::lock(std::vector<std::string> keys) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  if (keys.empty()) return mapping::ok_status();
+  return as_status(execute_(
+      "SELECT pg_advisory_xact_lock(hashtextextended(k, 7)) FROM jsonb_array_elements_text($1::jsonb) "
+      "WITH ORDINALITY AS t(k, n) ORDER BY n",
+      {json_string_array(keys)}));
+}
+
+mapping::Result<std::map<std::string, SyncRecord>> SyncRecordStore::load(mapping::ObjectKind object,
+                                                                         const std::vector<std::string>& record_ids) {
+  std::map<std::string, SyncRecord> records;
+  if (record_ids.empty()) return records;
+  auto rows = execute_(fmt::format("SELECT record_id, on_prm, salesforce_id, dynamics_id, base, versions, deleted "
+                                   "FROM {}.sync_records WHERE object = $1 AND record_id IN "
+                                   "(SELECT jsonb_array_elements_text($2::jsonb))",
+                                   schema_),
+                       {std::string(mapping::to_string(object)), json_string_array(record_ids)});
+  if (!rows) return rows.error();
+  for (const QueryRow& row : rows.value()) {
+    SyncRecord record;
+    record.object = object;
+    record.record_id = row[0].value_or("");
+    record.on_prm = row[1] == "t";
+    record.salesforce_id = row[2];
+    record.dynamics_id = row[3];
+    auto base = mapping::parse_fields_json(row[4].value_or("{}"));
+    if (!base) return base.error();
+    record.base = std::move(base).value();
+    auto versions = mapping::parse_fields_json(row[5].value_or("{}"));
+    if (!versions) return versions.error();
+    for (const auto& [side, value] : versions.value()) record.versions[side] = value.text;
+    record.deleted = row[6] == "t";
+    records.emplace(record.record_id, std::move(record));
+  }
+  return records;
+}
+
+mapping::Result<std::map<std::string, std::string>> SyncRecordStore::find_by_side_ids(
+    mapping::ObjectKind object, mapping::Side side, const std::vector<std::string>& side_ids) {
+  std::map<std::string, std::string> found;
+  if (side_ids.empty()) return found;
+  std::string column = side == mapping::Side::salesforce ? "salesforce_id"
+                       : side == mapping::Side::dynamics ? "dynamics_id"
+                                                         : "record_id";
+  auto rows = execute_(fmt::format("SELECT {0}, record_id FROM {1}.sync_records WHERE object = $1 AND {0} IN "
+                                   "(SELECT jsonb_array_elements_text($2::jsonb)){2}",
+                                   column, schema_, side == mapping::Side::prm ? " AND on_prm" : ""),
+                       {std::string(mapping::to_string(object)), json_string_array(side_ids)});
+  if (!rows) return rows.error();
+  for (const QueryRow& row : rows.value()) found[row[0].value_or("")] = row[1].value_or("");
+  return found;
+}
+
+mapping::Status SyncRecordStore::save(const SyncRecord& record) {
+  return as_status(execute_(
+      fmt::format("INSERT INTO {}.sync_records (object, record_id, on_prm, salesforce_id, dynamics_id, base, versions, "
+                  "deleted) VALUES ($1, $2, $3::boolean, $4, $5, $6, $7, $8::boolean) ON CONFLICT (object, record_id) DO "
+                  "UPDATE SET on_prm = EXCLUDED.on_prm, salesforce_id = EXCLUDED.salesforce_id, dynamics_id = "
+                  "EXCLUDED.dynamics_id, base = EXCLUDED.base, versions = EXCLUDED.versions, deleted = EXCLUDED.deleted, "
+                  "updated_at = now()",
+                  schema_),
+      {std::string(mapping::to_string(record.object)), record.record_id, record.on_prm ? "true" : "false",
+       record.salesforce_id, record.dynamics_id, mapping::fields_to_json(record.base), versions_json(record.versions),
+       record.deleted ? "true" : "false"}));
+}
+
+mapping::Result<std::set<std::string>> SyncRecordStore::already_applied(const std::vector<std::string>& event_ids) {
+  std::set<std::string> applied;
+  if (event_ids.empty()) return applied;
+  auto rows = execute_(fmt::format("SELECT event_id FROM {}.applied_events WHERE event_id IN "
+                                   "(SELECT jsonb_array_elements_text($1::jsonb))",
+                                   schema_),
+                       {json_string_array(event_ids)});
+  if (!rows) return rows.error();
+  for (const QueryRow& row : rows.value()) applied.insert(row[0].value_or(""));
+  return applied;
+}
+
+mapping::Status SyncRecordStore::mark_applied(const std::string& event_id, std::string_view outcome) {
+  return as_status(execute_(fmt::format("INSERT INTO {}.applied_events (event_id, outcome) VALUES ($1, $2) "
+                                        "ON CONFLICT (event_id) DO NOTHING",
+                                        schema_),
+                            {event_id, std::string(outcome)}));
+}
+
+mapping::Result<std::set<std::string>> SyncRecordStore::open_conflict_fields(mapping::ObjectKind object,
+                                                                             const std::string& record_id) {
+  std::set<std::string> fields;
+  auto rows = execute_(
+      fmt::format("SELECT field FROM {}.conflicts WHERE object = $1 AND record_id = $2 AND status = 'open'", schema_),
+      {std::string(mapping::to_string(object)), record_id});
+  if (!rows) return rows.error();
+  for (const QueryRow& row : rows.value()) fields.insert(row[0].value_or(""));
+  return fields;
+}
+
+mapping::Status SyncRecordStore::queue_conflict(const ConflictRecord& conflict) {
+  return as_status(execute_(
+      fmt::format("INSERT INTO {}.conflicts (object, record_id, field, policy, base, side_values, event_id) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (object, record_id, field) WHERE status = 'open' "
+                  "DO UPDATE SET side_values = EXCLUDED.side_values, event_id = EXCLUDED.event_id",
+                  schema_),
+      {std::string(mapping::to_string(conflict.object)), conflict.record_id, conflict.field, conflict.policy,
+       conflict.base ? std::optional<std::string>(mapping::to_json_value(*conflict.base)) : std::nullopt,
+       mapping::fields_to_json(conflict.side_values), conflict.event_id}));
+}
+
+mapping::Status SyncRecordStore::park(const std::string& event_id, mapping::ObjectKind object,
+                                      const std::string& waiting_for, const std::string& reason,
+                                      const std::string& event_json) {
+  return as_status(execute_(fmt::format("INSERT INTO {}.parked_events (event_id, object, waiting_for, reason, event) "
+                                        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                                        schema_),
+                            {event_id, std::string(mapping::to_string(object)), waiting_for, reason, event_json}));
+}
+
+mapping::Status SyncRecordStore::unpark(const std::string& event_id) {
+  return as_status(execute_(fmt::format("DELETE FROM {}.parked_events WHERE event_id = $1", schema_), {event_id}));
+}
+
+mapping::Result<std::vector<std::string>> SyncRecordStore::parked_for(const std::vector<std::string>& keys) {
+  std::vector<std::string> events;
+  if (keys.empty()) return events;
+  auto rows = execute_(fmt::format("SELECT event FROM {}.parked_events WHERE waiting_for IN "
+                                   "(SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id",
+                                   schema_),
+                       {json_string_array(keys)});
+  if (!rows) return rows.error();
+  for (const QueryRow& row : rows.value()) events.push_back(row[0].value_or(""));
+  return events;
+}
+
+mapping::Result<long long> SyncRecordStore::recent_deletes(mapping::Side source, std::chrono::milliseconds window) {
+  auto rows = execute_(fmt::format("SELECT count(*) FROM {}.recent_deletes WHERE source = $1 AND applied_at > "
+                                   "now() - make_interval(secs => $2::double precision / 1000)",
+                                   schema_),
+                       {std::string(mapping::to_string(source)), std::to_string(window.count())});
+  if (!rows) return rows.error();
+  return std::stoll(rows.value().at(0).at(0).value_or("0"));
+}
+
+mapping::Status SyncRecordStore::record_delete(mapping::Side source) {
+  return as_status(execute_(fmt::format("INSERT INTO {}.recent_deletes (source) VALUES ($1)", schema_),
+                            {std::string(mapping::to_string(source))}));
+}
+
+mapping::Status SyncRecordStore::hold_delete(const std::string& event_id, mapping::Side source,
+                                             mapping::ObjectKind object, const std::string& record_id,
+                                             const std::string& event_json) {
+  return as_status(execute_(fmt::format("INSERT INTO {}.held_deletes (event_id, source, object, record_id, event) "
+                                        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                                        schema_),
+                            {event_id, std::string(mapping::to_string(source)), std::string(mapping::to_string(object)),
+                             record_id, event_json}));
+}
+
+mapping::Result<std::vector<std::string>> all_parked_events(StateDatabase& db, std::size_t limit) {
+  auto rows = db.execute(fmt::format("SELECT event FROM {}.parked_events ORDER BY id LIMIT {}", db.schema(), limit));
+  if (!rows) return rows.error();
+  std::vector<std::string> events;
+  for (const QueryRow& row : rows.value()) events.push_back(row[0].value_or(""));
+  return events;
+}
+
+}  // namespace crmsync::state

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mapping/canonical_event.h"
+#include "mapping/sync_error.h"
+#include "state/state_database.h"
+
+namespace crmsync::state {
+
+// One synced record as the engine remembers it: the id map, the base snapshot, and the last
+// version seen from each side.
+struct SyncRecord {
+  mapping::ObjectKind object = mapping::ObjectKind::account;
+  std::string record_id;  // canonical id: the PRM id
+  bool on_prm = false;
+  std::optional<std::string> salesforce_id;
+  std::optional<std::string> dynamics_id;
+  std::map<std::string, mapping::FieldValue> base;
+  std::map<std::string, std::string> versions;  // side name -> version last seen
+  bool deleted = false;
+};
+
+// A manual conflict to queue.
+struct ConflictRecord {
+  mapping::ObjectKind object = mapping::ObjectKind::account;
+  std::string record_id;
+  std::string field;
+  std::string policy;
+  std::optional<mapping::FieldValue> base;
+  std::map<std::string, mapping::FieldValue> side_values;  // side name -> value
+  std::string event_id;
+};
+
+// The engine's tables (migration 0006), used inside one state transaction: every call goes through
+// the transaction's executor, so id map, base, applied events, conflicts and parked events commit
+// together with the journal. Owned by the apply worker for the duration of one transaction.
+class SyncRecordStore {
+ public:
+  SyncRecordStore(const StateDatabase::Executor& execute, std::string schema);
+
+  // Transaction-scoped advisory locks on record keys, taken in sorted order (no deadlock between
+  // workers or replicas), held until commit: one record is merged by one worker at a time.
+  mapping::Status lock(std::vector<std::string> keys);
+
+  mapping::Result<std::map<std::string, SyncRecord>> load(mapping::ObjectKind object,
+                                                          const std::vector<std::string>& record_ids);
+  // side id -> record id, for the ids that are mapped.
+  mapping::Result<std::map<std::string, std::string>> find_by_side_ids(mapping::ObjectKind object, mapping::Side side,
+                                                                       const std::vector<std::string>& side_ids);
+  mapping::Status save(const SyncRecord& record);
+
+  mapping::Result<std::set<std::string>> already_applied(const std::vector<std::string>& event_ids);
+  mapping::Status mark_applied(const std::string& event_id, std::string_view outcome);
+
+  mapping::Result<std::set<std::string>> open_conflict_fields(mapping::ObjectKind object, const std::string& record_id);
+  mapping::Status queue_conflict(const ConflictRecord& conflict);
+
+  mapping::Status park(const std::string& event_id, mapping::ObjectKind object, const std::string& waiting_for,
+                       const std::string& reason, const std::string& event_json);
+  mapping::Status unpark(const std::string& event_id);
+  // Parked events (event JSON) waiting for any of `keys`, oldest first.
+  mapping::Result<std::vector<std::string>> parked_for(const std::vector<std::string>& keys);
+
+  // Deletes applied from `source` within `window` (the delete guard's count).
+  mapping::Result<long long> recent_deletes(mapping::Side source, std::chrono::milliseconds window);
+  mapping::Status record_delete(mapping::Side source);
+  mapping::Status hold_delete(const std::string& event_id, mapping::Side source, mapping::ObjectKind object,
+                              const std::string& record_id, const std::string& event_json);
+
+ private:
+  const StateDatabase::Executor& execute_;
+  std::string schema_;
+};
+
+// Every parked event (JSON) whose reference may have arrived since: for the periodic sweep.
+mapping::Result<std::vector<std::string>> all_parked_events(StateDatabase& db, std::size_t limit);
+
+// A JSON array of strings (for `jsonb_array_elements_text($n::jsonb)` parameters).
+std::string json_string_array(const std::vector<std::string>& values);
+
+}  // namespace crmsync::state
