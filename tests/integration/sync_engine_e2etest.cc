@@ -514,5 +514,23 @@ TEST_F(SyncEngine, ADealArrivingBeforeItsAccountIsParkedThenApplied) {
   stop();
 }
 
+TEST_F(SyncEngine, AMassDeleteBeyondTheGuardIsHeldForAnOperator) {
+  ASSERT_NO_FATAL_FAILURE(start(write_config("delete_guard_max = 2\ndelete_guard_window = \"10m\"\n")));
+  std::vector<std::string> accounts;
+  for (int i = 0; i < 4; ++i) accounts.push_back(insert_account("doomed " + std::to_string(i)));
+  for (const auto& account : accounts) {
+    ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::account, account, "billing_country", "DE")) << crmsync->output();
+  }
+  scalar("DELETE FROM prm.accounts WHERE name LIKE $1 RETURNING id", {name + " doomed%"});
+  ASSERT_TRUE(eventually([&] { return journal_count("delete_held") == 2; })) << crmsync->output();
+  EXPECT_EQ(state_scalar("SELECT count(*) FROM " + name + ".held_deletes WHERE status = 'held'"), "2");
+  int still_on_salesforce = 0;
+  for (const auto& account : accounts) {
+    if (on(Side::salesforce, ObjectKind::account, account)) ++still_on_salesforce;
+  }
+  EXPECT_EQ(still_on_salesforce, 2) << "two deletes applied, two held";
+  stop();
+}
+
 }  // namespace
 }  // namespace crmsync
