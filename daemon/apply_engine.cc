@@ -81,7 +81,7 @@ mapping::Result<ApplyReport> ApplyEngine::apply(const std::vector<std::string>& 
 }
 
 mapping::Result<ApplyReport> ApplyEngine::retry_parked() {
-  auto parked = state::all_parked_events(impl_->state, 1000);
+  auto parked = state::resolvable_parked_events(impl_->state, 1000);
   if (!parked) return parked.error();
   std::vector<PendingEvent> pending;
   for (const std::string& json : parked.value()) {

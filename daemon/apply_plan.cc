@@ -1,5 +1,7 @@
 #include "daemon/apply_plan.h"
 
+#include "daemon/apply_item.h"
+
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -20,108 +22,23 @@ using mapping::FieldValue;
 using mapping::ObjectKind;
 using mapping::Side;
 
-namespace {
-
-std::string side_name(Side side) { return std::string(mapping::to_string(side)); }
-std::string object_name(ObjectKind object) { return std::string(mapping::to_string(object)); }
-
-const std::string& own_id(const CanonicalEvent& event) {
-  static const std::string none;
-  const std::optional<std::string>& id = event.source == Side::prm          ? event.prm_id
-                                         : event.source == Side::salesforce ? event.salesforce_id
-                                                                            : event.dynamics_id;
-  return id ? *id : none;
-}
-
-std::optional<std::string> id_on(const state::SyncRecord& record, Side side) {
-  switch (side) {
-    case Side::prm: return record.on_prm ? std::optional<std::string>(record.record_id) : std::nullopt;
-    case Side::salesforce: return record.salesforce_id;
-    case Side::dynamics: return record.dynamics_id;
-  }
-  return std::nullopt;
-}
-
-void set_id_on(state::SyncRecord& record, Side side, const std::optional<std::string>& id) {
-  switch (side) {
-    case Side::prm: record.on_prm = true; break;
-    case Side::salesforce:
-      if (id) record.salesforce_id = id;
-      break;
-    case Side::dynamics:
-      if (id) record.dynamics_id = id;
-      break;
-  }
-}
-
-// The version a change carries: PRM row_version (the PRM event's column), the CRMs' source_version.
-std::string version_of(const CanonicalEvent& event) {
-  if (event.source == Side::prm) {
-    for (const auto& field : event.fields) {
-      if (field.name == "row_version") return field.value.text;
-    }
-    return "";
-  }
-  return event.source_version;
-}
-
-// a <= b in the side's version order (numbers for PRM row_version and Dataverse versionnumber,
-// Salesforce SystemModstamp text, which sorts as time).
-bool not_newer(std::string_view a, std::string_view b) {
-  long long x = 0, y = 0;
-  auto [end_a, error_a] = std::from_chars(a.data(), a.data() + a.size(), x);
-  auto [end_b, error_b] = std::from_chars(b.data(), b.data() + b.size(), y);
-  if (error_a == std::errc() && error_b == std::errc() && end_a == a.data() + a.size() &&
-      end_b == b.data() + b.size()) {
-    return x <= y;
-  }
-  return a <= b;
-}
-
-std::string actor_of(const CanonicalEvent& event) {
-  return fmt::format("{}:{}", mapping::to_string(event.actor.kind), event.actor.id);
-}
-
-std::string json_text(std::string_view text) { return mapping::to_json_value(FieldValue::string_value(std::string(text))); }
-
-std::string json_value(const std::optional<FieldValue>& value) {
-  return value ? mapping::to_json_value(*value) : "null";
-}
-
-// The reference fields of an object (deal.account).
-std::vector<const mapping::FieldMapping*> references_of(const mapping::ObjectMapping& object) {
-  std::vector<const mapping::FieldMapping*> fields;
-  for (const auto& field : object.fields) {
-    if (field.type == mapping::FieldType::reference && field.references) fields.push_back(&field);
-  }
-  return fields;
-}
-
-std::string waiting_key(Side side, const std::string& id) { return fmt::format("account:{}:{}", side_name(side), id); }
-
-// One event of the wave and everything decided about it.
-struct Item {
-  PendingEvent* pending = nullptr;
-  std::string record_id;
-  state::SyncRecord record;
-  bool known = false;
-  CanonicalFields incoming;
-  std::optional<EventOutcome> outcome;  // decided early (duplicate, superseded, parked, …)
-  std::string reason;
-  std::map<Side, mapping::SideCopy> held;
-  std::map<Side, std::string> read_versions;
-  std::set<Side> missing;  // sides the id map says hold the record but that no longer do
-  mapping::MergeResult merge;
-  std::map<Side, std::size_t> write_slot;  // side -> index in that side's write list
-  std::vector<std::string> failures;       // per-side permanent failures
-  std::vector<Side> written;
-};
-
-}  // namespace
-
 WavePlanner::WavePlanner(const mapping::MappingDefinition& mapping, const std::vector<SideGateway*>& gateways,
                          const ApplyEngineSettings& settings, std::shared_ptr<spdlog::logger> logger)
-    : mapping_(mapping), gateways_(gateways), settings_(settings), logger_(std::move(logger)) {}
+    : mapping_(mapping), gateways_(gateways), settings_(settings), logger_(std::move(logger)) {
+  for (const auto* object : {&mapping_.account, &mapping_.deal}) {
+    auto& fields = references_[object->object];
+    for (const auto& field : object->fields) {
+      if (field.type == mapping::FieldType::reference && field.references) fields.push_back(&field);
+    }
+  }
+}
+
+SideGateway& WavePlanner::gateway_for(Side side) const {
+  for (SideGateway* gateway : gateways_) {
+    if (gateway->side() == side) return *gateway;
+  }
+  throw std::logic_error("no gateway for side " + std::string(mapping::to_string(side)));
+}
 
 mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRecordStore& store,
                                                                  std::vector<PendingEvent>& pending,
@@ -149,10 +66,10 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
   };
 
   // ---- 2. The wave: one event per record; a deal waits for an account event of the same wave.
-  std::vector<Item> items;
+  std::vector<WaveItem> items;
   std::set<std::string> wave_keys;
   std::set<std::pair<Side, std::string>> wave_accounts;  // (source, own id) of the wave's account events
-  const auto deal_references = references_of(mapping_.deal);
+  const auto deal_references = references_.at(ObjectKind::deal);
   for (auto& p : pending) {
     std::string record_id = record_id_of(p.event);
     std::string key = object_name(p.event.object) + ":" + record_id;
@@ -176,7 +93,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       wave_accounts.insert({p.event.source, own_id(p.event)});
       wave_accounts.insert({p.event.source, record_id});
     }
-    Item item;
+    WaveItem item;
     item.pending = &p;
     item.record_id = std::move(record_id);
     items.push_back(std::move(item));
@@ -239,7 +156,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       continue;
     }
     item.incoming = std::move(translation.fields);
-    for (const auto* reference : references_of(mapping_.of(event.object))) {
+    for (const auto* reference : references_.at(event.object)) {
       auto value = item.incoming.find(reference->name);
       if (value != item.incoming.end() && value->second.kind != FieldValue::Kind::null) {
         account_refs[event.source].push_back(value->second.text);
@@ -266,7 +183,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
   for (auto& item : items) {
     if (item.outcome || item.pending->event.op == CanonicalEvent::Operation::remove) continue;
     Side source = item.pending->event.source;
-    for (const auto* reference : references_of(mapping_.of(item.pending->event.object))) {
+    for (const auto* reference : references_.at(item.pending->event.object)) {
       auto value = item.incoming.find(reference->name);
       if (value == item.incoming.end() || value->second.kind == FieldValue::Kind::null) continue;
       auto canonical = account_canonical[source].find(value->second.text);
@@ -291,16 +208,13 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
   }
   std::map<std::pair<Side, ObjectKind>, std::map<std::string, SideRecordState>> copies;
   for (const auto& [key, ids] : reads) {
-    SideGateway* gateway = nullptr;
-    for (SideGateway* candidate : gateways_) {
-      if (candidate->side() == key.first) gateway = candidate;
-    }
+    SideGateway& gateway = gateway_for(key.first);
     const auto& object_mapping = mapping_.of(key.second);
-    auto read = gateway->read(key.second, ids, object_mapping.native_read_names(key.first));
+    auto read = gateway.read(key.second, ids, object_mapping.native_read_names(key.first));
     if (!read) return read.error();
     std::vector<std::string> raw_refs;
     for (auto& copy : read.value()) {
-      for (const auto* reference : references_of(object_mapping)) {
+      for (const auto* reference : references_.at(object_mapping.object)) {
         for (const auto& field : copy.fields) {
           if (object_mapping.field_for_native(key.first, field.name) == reference && field.value.kind != FieldValue::Kind::null) {
             raw_refs.push_back(field.value.text);
@@ -324,7 +238,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       }
       const auto& object_mapping = mapping_.of(item.pending->event.object);
       auto translation = mapping::to_canonical(object_mapping, side, found->second.fields);
-      for (const auto* reference : references_of(object_mapping)) {
+      for (const auto* reference : references_.at(object_mapping.object)) {
         auto value = translation.fields.find(reference->name);
         if (value == translation.fields.end() || value->second.kind == FieldValue::Kind::null) continue;
         auto canonical = account_canonical[side].find(value->second.text);
@@ -337,7 +251,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
 
   // ---- 6. Merge, and the writes per side.
   std::map<Side, std::vector<mapping::CrmRecordWrite>> writes;
-  std::map<Side, std::vector<Item*>> writers;
+  std::map<Side, std::vector<WaveItem*>> writers;
   // Account records referenced by deals, for their ids on the target sides.
   std::set<std::string> referenced;
   for (auto& item : items) {
@@ -349,6 +263,17 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
   }
   auto accounts = store.load(ObjectKind::account, {referenced.begin(), referenced.end()});
   if (!accounts) return accounts.error();
+  // Fields with a manual conflict waiting for an operator, for the wave's known records.
+  std::map<ObjectKind, std::vector<std::string>> known_ids;
+  for (const auto& item : items) {
+    if (!item.outcome && item.known) known_ids[item.pending->event.object].push_back(item.record_id);
+  }
+  std::map<ObjectKind, std::map<std::string, std::set<std::string>>> open_conflicts;
+  for (const auto& [object, ids] : known_ids) {
+    auto open = store.open_conflicts(object, ids);
+    if (!open) return open.error();
+    open_conflicts[object] = std::move(open).value();
+  }
 
   for (auto& item : items) {
     if (item.outcome) continue;
@@ -382,15 +307,12 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
         write.op = CanonicalEvent::Operation::remove;
         write.prm_id = item.record_id;
         if (side != Side::prm) write.crm_id = id;
-        item.write_slot[side] = writes[side].size();
         writes[side].push_back(std::move(write));
         writers[side].push_back(&item);
       }
       continue;
     }
 
-    auto open = store.open_conflict_fields(event.object, item.record_id);
-    if (!open) return open.error();
     mapping::MergeInput input;
     input.mapping = &object_mapping;
     input.base = item.record.base;
@@ -403,7 +325,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       }
     }
     input.held = item.held;
-    input.open_conflicts = std::move(open).value();
+    input.open_conflicts = open_conflicts[event.object][item.record_id];
     item.merge = mapping::merge_record(input);
 
     // A CRM record that does not carry its PRM id yet gets it (with any write back) by its CRM id.
@@ -413,7 +335,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
     for (auto& [side, values] : item.merge.writes) {
       if (item.missing.count(side) != 0) continue;
       // References: canonical account id -> that side's id (left out when the account is not there).
-      for (const auto* reference : references_of(object_mapping)) {
+      for (const auto* reference : references_.at(object_mapping.object)) {
         auto value = values.find(reference->name);
         if (value == values.end() || value->second.kind == FieldValue::Kind::null) continue;
         auto account = accounts.value().find(value->second.text);
@@ -436,7 +358,6 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       if (side != Side::prm) write.crm_id = id_on(item.record, side);
       if (side == event.source && side != Side::prm) write.crm_id = own_id(event);
       write.fields = std::move(native.fields);
-      item.write_slot[side] = writes[side].size();
       writes[side].push_back(std::move(write));
       writers[side].push_back(&item);
     }
@@ -445,14 +366,10 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
   // ---- 7. Write, side by side, in batches.
   std::string origin = fmt::format("crmsync:{}", settings_.instance_id);
   for (auto& [side, side_writes] : writes) {
-    SideGateway* gateway = nullptr;
-    for (SideGateway* candidate : gateways_) {
-      if (candidate->side() == side) gateway = candidate;
-    }
-    auto results = gateway->write(side_writes, origin);
+    auto results = gateway_for(side).write(side_writes, origin);
     if (!results) return results.error();  // nothing known: the wave is re-applied later
     for (std::size_t i = 0; i < side_writes.size(); ++i) {
-      Item& item = *writers[side][i];
+      WaveItem& item = *writers[side][i];
       const auto& result = results.value()[i];
       if (result.error) {
         if (mapping::is_retryable(result.error->error_class) || result.error->error_class == mapping::ErrorClass::conflict ||
@@ -470,124 +387,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
   }
 
   // ---- 8. Record: id map, base, versions, conflicts, parked events, journal.
-  std::vector<std::string> mapped_accounts;
-  for (auto& item : items) {
-    const CanonicalEvent& event = item.pending->event;
-    std::string actor = actor_of(event);
-    auto journal = [&](std::string kind, std::string policy, std::string detail) {
-      summary.journal.push_back({std::move(kind), actor, object_name(event.object), item.record_id,
-                                 side_name(event.source), event.event_id, std::move(policy), std::move(detail)});
-    };
-    if (item.outcome == EventOutcome::duplicate) {
-      ++summary.outcomes[EventOutcome::duplicate];
-      continue;
-    }
-    if (item.outcome == EventOutcome::parked) {
-      if (auto parked = store.park(event.event_id, event.object, item.reason, "reference not mapped yet", item.pending->json);
-          !parked) {
-        return parked.error();
-      }
-      journal("parked", "", fmt::format(R"({{"waiting_for":{}}})", json_text(item.reason)));
-    } else if (item.outcome == EventOutcome::superseded || item.outcome == EventOutcome::echo_skipped ||
-               item.outcome == EventOutcome::delete_held) {
-      journal(std::string(to_string(*item.outcome)), "", fmt::format(R"({{"reason":{}}})", json_text(item.reason)));
-    } else if (item.outcome == EventOutcome::dead_lettered) {
-      journal("dead_lettered", "", fmt::format(R"({{"reason":{}}})", json_text(item.reason)));
-      summary.dead_letters.push_back({mapping::kafka_key(event.object, item.record_id), item.pending->json, item.reason});
-    } else {
-      // Applied (possibly with per-side failures, dead-lettered for that side).
-      state::SyncRecord& record = item.record;
-      std::string version = version_of(event);
-      if (!version.empty()) record.versions[side_name(event.source)] = version;
-      set_id_on(record, event.source, own_id(event));
-      std::string fields_detail;
-      if (event.op == CanonicalEvent::Operation::remove) {
-        record.deleted = true;
-      } else {
-        // A target's copy read now is "seen" (its older change events are superseded) only when
-        // it holds no change of its own that this merge left for its own event to bring.
-        CanonicalFields after = record.base;
-        for (const auto& [name, value] : item.merge.agreed) after[name] = value;
-        for (const auto& [side, read_version] : item.read_versions) {
-          bool settled = true;
-          const auto& writes_to_side = item.merge.writes[side];
-          for (const auto& [name, value] : item.held[side].values) {
-            auto written = writes_to_side.find(name);
-            const FieldValue& now = written != writes_to_side.end() ? written->second : value;
-            auto agreed = after.find(name);
-            if (agreed == after.end() || agreed->second != now) settled = false;
-          }
-          if (!settled) continue;
-          auto& stored = record.versions[side_name(side)];
-          if (stored.empty() || not_newer(stored, read_version)) stored = read_version;
-        }
-        for (const auto& name : item.merge.changed) {
-          auto before = record.base.find(name);
-          std::optional<FieldValue> before_value;
-          if (before != record.base.end()) before_value = before->second;
-          if (!fields_detail.empty()) fields_detail += ',';
-          fields_detail += fmt::format(R"({}:{{"before":{},"after":{}}})", json_text(name), json_value(before_value),
-                                       mapping::to_json_value(item.merge.agreed.at(name)));
-        }
-        for (const auto& [name, value] : item.merge.agreed) record.base[name] = value;
-      }
-      for (const auto& conflict : item.merge.conflicts) {
-        ++summary.conflicts;
-        std::map<std::string, FieldValue> values;
-        for (const auto& [side, value] : conflict.values) values[side_name(side)] = value;
-        std::string detail = fmt::format(R"({{"field":{},"base":{},"values":{},"winner":{}}})", json_text(conflict.field),
-                                         json_value(conflict.base), mapping::fields_to_json(values),
-                                         conflict.winner ? json_text(side_name(*conflict.winner)) : "null");
-        if (!conflict.winner) {
-          state::ConflictRecord queued{event.object, item.record_id, conflict.field,
-                                       std::string(mapping::to_string(conflict.policy)), conflict.base, values,
-                                       event.event_id};
-          if (auto stored = store.queue_conflict(queued); !stored) return stored.error();
-          journal("conflict", std::string(mapping::to_string(conflict.policy)), detail);
-        } else {
-          std::string resolved = fmt::format(
-              R"({{"field":{},"base":{},"values":{},"winner":{},"fields":{{{}:{{"before":{},"after":{}}}}}}})",
-              json_text(conflict.field), json_value(conflict.base), mapping::fields_to_json(values),
-              json_text(side_name(*conflict.winner)), json_text(conflict.field), json_value(conflict.base),
-              mapping::to_json_value(conflict.values.at(*conflict.winner)));
-          journal("conflict_resolved", std::string(mapping::to_string(conflict.policy)), resolved);
-        }
-      }
-      std::vector<std::string> written;
-      for (Side side : item.written) written.push_back(json_text(side_name(side)));
-      bool nothing = event.op != CanonicalEvent::Operation::remove && item.merge.changed.empty() &&
-                     item.merge.conflicts.empty() && item.written.empty() && item.failures.empty();
-      if (nothing) {
-        item.outcome = EventOutcome::echo_skipped;
-        journal("echo_skipped", "", R"({"reason":"no field differs from the agreed values"})");
-      } else {
-        item.outcome = EventOutcome::applied;
-        journal("applied", "",
-                fmt::format(R"({{"op":{},"fields":{{{}}},"written":[{}]}})",
-                            json_text(event.op == CanonicalEvent::Operation::remove ? "delete" : "upsert"), fields_detail,
-                            fmt::join(written, ",")));
-      }
-      for (const auto& failure : item.failures) {
-        journal("dead_lettered", "", fmt::format(R"({{"reason":{}}})", json_text(failure)));
-        summary.dead_letters.push_back({mapping::kafka_key(event.object, item.record_id), item.pending->json, failure});
-        ++summary.outcomes[EventOutcome::dead_lettered];
-      }
-      if (auto saved = store.save(record); !saved) return saved.error();
-      if (event.object == ObjectKind::account && event.op == CanonicalEvent::Operation::upsert) {
-        for (Side side : {Side::prm, Side::salesforce, Side::dynamics}) {
-          if (auto id = id_on(record, side)) mapped_accounts.push_back(waiting_key(side, *id));
-        }
-      }
-    }
-    if (item.pending->unparked && item.outcome != EventOutcome::parked) {
-      if (auto removed = store.unpark(event.event_id); !removed) return removed.error();
-    }
-    if (auto marked = store.mark_applied(event.event_id, to_string(*item.outcome)); !marked) return marked.error();
-    ++summary.outcomes[*item.outcome];
-    logger_->debug("event {} object={} id={} source={} event_id={}", to_string(*item.outcome), object_name(event.object),
-                   item.record_id, side_name(event.source), event.event_id);
-  }
-  return mapped_accounts;
+  return record_wave(store, items, summary, *logger_);
 }
 
 }  // namespace crmsync::daemon

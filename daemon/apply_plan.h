@@ -51,10 +51,13 @@ class WavePlanner {
                                                        std::vector<PendingEvent>& deferred, WaveSummary& summary);
 
  private:
+  SideGateway& gateway_for(mapping::Side side) const;
+
   const mapping::MappingDefinition& mapping_;
   std::vector<SideGateway*> gateways_;
   const ApplyEngineSettings& settings_;
   std::shared_ptr<spdlog::logger> logger_;
+  std::map<mapping::ObjectKind, std::vector<const mapping::FieldMapping*>> references_;  // reference fields per object
 };
 
 }  // namespace crmsync::daemon

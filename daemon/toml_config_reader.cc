@@ -1,5 +1,7 @@
 #include "daemon/toml_config_reader.h"
 
+#include "mapping/spelling.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,22 +9,6 @@
 namespace crmsync::daemon {
 
 namespace {
-
-// Levenshtein distance, for "did you mean" suggestions on misspelled keys.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string_view type_name(toml::node_type type) {
   switch (type) {
@@ -188,7 +174,7 @@ std::string TomlConfigReader::suggestion_for(const std::string& path) const {
       cut = known.find('.', seen == 0 ? 0 : cut + 1);
     }
     std::string candidate = cut == std::string::npos ? known : known.substr(0, cut);
-    std::size_t distance = edit_distance(path, candidate);
+    std::size_t distance = mapping::edit_distance(path, candidate);
     // A shortened or extended key ("master_key" for "master_key_file") is a likely slip too.
     bool prefix = candidate.size() > path.size() ? candidate.starts_with(path) : path.starts_with(candidate);
     if (prefix && distance > 0) distance = std::min<std::size_t>(distance, 2);

@@ -122,15 +122,17 @@ mapping::Status SyncRecordStore::mark_applied(const std::string& event_id, std::
                             {event_id, std::string(outcome)}));
 }
 
-mapping::Result<std::set<std::string>> SyncRecordStore::open_conflict_fields(mapping::ObjectKind object,
-                                                                             const std::string& record_id) {
-  std::set<std::string> fields;
-  auto rows = execute_(
-      fmt::format("SELECT field FROM {}.conflicts WHERE object = $1 AND record_id = $2 AND status = 'open'", schema_),
-      {std::string(mapping::to_string(object)), record_id});
+mapping::Result<std::map<std::string, std::set<std::string>>> SyncRecordStore::open_conflicts(
+    mapping::ObjectKind object, const std::vector<std::string>& record_ids) {
+  std::map<std::string, std::set<std::string>> open;
+  if (record_ids.empty()) return open;
+  auto rows = execute_(fmt::format("SELECT record_id, field FROM {}.conflicts WHERE object = $1 AND status = 'open' "
+                                   "AND record_id IN (SELECT jsonb_array_elements_text($2::jsonb))",
+                                   schema_),
+                       {std::string(mapping::to_string(object)), json_string_array(record_ids)});
   if (!rows) return rows.error();
-  for (const QueryRow& row : rows.value()) fields.insert(row[0].value_or(""));
-  return fields;
+  for (const QueryRow& row : rows.value()) open[row[0].value_or("")].insert(row[1].value_or(""));
+  return open;
 }
 
 mapping::Status SyncRecordStore::queue_conflict(const ConflictRecord& conflict) {
@@ -193,8 +195,16 @@ mapping::Status SyncRecordStore::hold_delete(const std::string& event_id, mappin
                              record_id, event_json}));
 }
 
-mapping::Result<std::vector<std::string>> all_parked_events(StateDatabase& db, std::size_t limit) {
-  auto rows = db.execute(fmt::format("SELECT event FROM {}.parked_events ORDER BY id LIMIT {}", db.schema(), limit));
+mapping::Result<std::vector<std::string>> resolvable_parked_events(StateDatabase& db, std::size_t limit) {
+  // waiting_for is "account:<side>:<id on that side>" (ids contain no ':').
+  auto rows = db.execute(fmt::format(
+      "SELECT p.event FROM {0}.parked_events p WHERE EXISTS (SELECT 1 FROM {0}.sync_records r "
+      "WHERE r.object = 'account' AND CASE split_part(p.waiting_for, ':', 2) "
+      "WHEN 'prm' THEN r.on_prm AND r.record_id = split_part(p.waiting_for, ':', 3) "
+      "WHEN 'salesforce' THEN r.salesforce_id = split_part(p.waiting_for, ':', 3) "
+      "WHEN 'dynamics' THEN r.dynamics_id = split_part(p.waiting_for, ':', 3) ELSE false END) "
+      "ORDER BY p.id LIMIT {1}",
+      db.schema(), limit));
   if (!rows) return rows.error();
   std::vector<std::string> events;
   for (const QueryRow& row : rows.value()) events.push_back(row[0].value_or(""));

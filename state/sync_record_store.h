@@ -58,7 +58,9 @@ class SyncRecordStore {
   mapping::Result<std::set<std::string>> already_applied(const std::vector<std::string>& event_ids);
   mapping::Status mark_applied(const std::string& event_id, std::string_view outcome);
 
-  mapping::Result<std::set<std::string>> open_conflict_fields(mapping::ObjectKind object, const std::string& record_id);
+  // record id -> fields with an open manual conflict, for the records that have any.
+  mapping::Result<std::map<std::string, std::set<std::string>>> open_conflicts(mapping::ObjectKind object,
+                                                                               const std::vector<std::string>& record_ids);
   mapping::Status queue_conflict(const ConflictRecord& conflict);
 
   mapping::Status park(const std::string& event_id, mapping::ObjectKind object, const std::string& waiting_for,
@@ -78,8 +80,10 @@ class SyncRecordStore {
   std::string schema_;
 };
 
-// Every parked event (JSON) whose reference may have arrived since: for the periodic sweep.
-mapping::Result<std::vector<std::string>> all_parked_events(StateDatabase& db, std::size_t limit);
+// Parked events (JSON) whose awaited account is mapped now (it arrived while their un-parking was
+// missed, e.g. across a restart), oldest first: for the periodic sweep. Events still waiting are
+// not returned, so the sweep never re-parks (or re-journals) them.
+mapping::Result<std::vector<std::string>> resolvable_parked_events(StateDatabase& db, std::size_t limit);
 
 // A JSON array of strings (for `jsonb_array_elements_text($n::jsonb)` parameters).
 std::string json_string_array(const std::vector<std::string>& values);
