@@ -324,6 +324,36 @@ TEST_F(SyncEngine, CreatesUpdatesAndDeletesFromEachSideArriveOnTheOtherTwo) {
       << "the Salesforce account did not get its PRM id\n" << crmsync->output();
   ASSERT_TRUE(wait_for(Side::dynamics, ObjectKind::account, born_id, "billing_country", "FR")) << crmsync->output();
 
+  // Created in Dataverse (no PRM id there yet) → a PRM account and a Salesforce account; the
+  // Dataverse record gets the PRM id.
+  connectors::dynamics::DataverseRequest create;
+  create.method = "POST";
+  create.target = "accounts";
+  create.headers = {{"Content-Type", "application/json"}};
+  create.body = fmt::format(R"({{"name":"{} born in dataverse","address1_country":"NL"}})", name);
+  create.description = "create account";
+  auto dv_created = dv_client->send(create, std::chrono::steady_clock::now() + seconds(30));
+  ASSERT_TRUE(dv_created.ok()) << dv_created.error().message;
+  std::string dv_born;
+  ASSERT_TRUE(eventually([&] {
+    dv_born = scalar("SELECT id::text FROM prm.accounts WHERE name = $1", {name + " born in dataverse"});
+    return !dv_born.empty();
+  })) << crmsync->output();
+  ASSERT_TRUE(wait_for(Side::dynamics, ObjectKind::account, dv_born, "name", name + " born in dataverse"))
+      << "the Dataverse account did not get its PRM id\n" << crmsync->output();
+  ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::account, dv_born, "billing_country", "NL")) << crmsync->output();
+
+  // Delete in Salesforce → gone from the PRM and Dataverse.
+  mapping::CrmRecordWrite sf_remove;
+  sf_remove.object = ObjectKind::account;
+  sf_remove.op = mapping::CanonicalEvent::Operation::remove;
+  sf_remove.prm_id = dv_born;
+  sf_remove.crm_id = side_id(Side::salesforce, ObjectKind::account, dv_born);
+  auto sf_removed = salesforce->write({sf_remove}, "test-user");
+  ASSERT_TRUE(sf_removed.ok() && !sf_removed.value()[0].error);
+  ASSERT_TRUE(wait_for(Side::prm, ObjectKind::account, dv_born, "", std::nullopt)) << crmsync->output();
+  ASSERT_TRUE(wait_for(Side::dynamics, ObjectKind::account, dv_born, "", std::nullopt)) << crmsync->output();
+
   // Delete in the PRM → gone from both CRMs.
   scalar("DELETE FROM prm.deals WHERE id = $1 RETURNING id", {deal});
   ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::deal, deal, "", std::nullopt)) << crmsync->output();
