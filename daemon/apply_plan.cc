@@ -206,24 +206,33 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       reads[{side, item.pending->event.object}].push_back(item.record_id);
     }
   }
+  // A side's copy in canonical form, its account references resolved to canonical ids (left raw
+  // when the account is not mapped).
+  auto canonical_copy = [&](Side side, ObjectKind object,
+                            const SideRecordState& copy) -> mapping::Result<CanonicalFields> {
+    const auto& object_mapping = mapping_.of(object);
+    auto translation = mapping::to_canonical(object_mapping, side, copy.fields);
+    std::vector<std::string> raw_refs;
+    for (const auto* reference : references_.at(object)) {
+      auto value = translation.fields.find(reference->name);
+      if (value != translation.fields.end() && value->second.kind != FieldValue::Kind::null) {
+        raw_refs.push_back(value->second.text);
+      }
+    }
+    if (auto resolved = resolve_accounts(side, raw_refs); !resolved) return resolved.error();
+    for (const auto* reference : references_.at(object)) {
+      auto value = translation.fields.find(reference->name);
+      if (value == translation.fields.end() || value->second.kind == FieldValue::Kind::null) continue;
+      auto canonical = account_canonical[side].find(value->second.text);
+      if (canonical != account_canonical[side].end()) value->second = FieldValue::string_value(canonical->second);
+    }
+    return std::move(translation.fields);
+  };
   std::map<std::pair<Side, ObjectKind>, std::map<std::string, SideRecordState>> copies;
   for (const auto& [key, ids] : reads) {
-    SideGateway& gateway = gateway_for(key.first);
-    const auto& object_mapping = mapping_.of(key.second);
-    auto read = gateway.read(key.second, ids, object_mapping.native_read_names(key.first));
+    auto read = gateway_for(key.first).read(key.second, ids, mapping_.of(key.second).native_read_names(key.first));
     if (!read) return read.error();
-    std::vector<std::string> raw_refs;
-    for (auto& copy : read.value()) {
-      for (const auto* reference : references_.at(object_mapping.object)) {
-        for (const auto& field : copy.fields) {
-          if (object_mapping.field_for_native(key.first, field.name) == reference && field.value.kind != FieldValue::Kind::null) {
-            raw_refs.push_back(field.value.text);
-          }
-        }
-      }
-      copies[key][copy.prm_id] = std::move(copy);
-    }
-    if (auto resolved = resolve_accounts(key.first, raw_refs); !resolved) return resolved.error();
+    for (auto& copy : read.value()) copies[key][copy.prm_id] = std::move(copy);
   }
   for (auto& item : items) {
     if (item.outcome || !item.known) continue;
@@ -236,18 +245,16 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
         item.missing.insert(side);  // its delete is on the way; do not resurrect the record
         continue;
       }
-      const auto& object_mapping = mapping_.of(item.pending->event.object);
-      auto translation = mapping::to_canonical(object_mapping, side, found->second.fields);
-      for (const auto* reference : references_.at(object_mapping.object)) {
-        auto value = translation.fields.find(reference->name);
-        if (value == translation.fields.end() || value->second.kind == FieldValue::Kind::null) continue;
-        auto canonical = account_canonical[side].find(value->second.text);
-        if (canonical != account_canonical[side].end()) value->second = FieldValue::string_value(canonical->second);
-      }
-      item.held[side] = {std::move(translation.fields), found->second.modified_at};
+      auto values = canonical_copy(side, item.pending->event.object, found->second);
+      if (!values) return values.error();
+      item.held[side] = {std::move(values).value(), found->second.modified_at};
       item.read_versions[side] = found->second.version;
     }
   }
+
+  // ---- 5b. First sync of populated systems: records that exist on a side without an id mapping
+  // are paired by the mapping's match keys, never duplicated; ambiguity is parked for an operator.
+  if (auto matched = match_first_sync(store, items, canonical_copy); !matched) return matched.error();
 
   // ---- 6. Merge, and the writes per side.
   std::map<Side, std::vector<mapping::CrmRecordWrite>> writes;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +21,8 @@ class SyncRecordStore;
 }
 
 namespace crmsync::daemon {
+
+struct WaveItem;
 
 // An event waiting to be applied, with its Kafka value (kept for parking and dead letters).
 struct PendingEvent {
@@ -51,7 +54,13 @@ class WavePlanner {
                                                        std::vector<PendingEvent>& deferred, WaveSummary& summary);
 
  private:
+  using CanonicalCopy = std::function<mapping::Result<mapping::CanonicalFields>(
+      mapping::Side, mapping::ObjectKind, const SideRecordState&)>;
+
   SideGateway& gateway_for(mapping::Side side) const;
+  // Step 5b of a wave (daemon/apply_matching.cc).
+  mapping::Status match_first_sync(state::SyncRecordStore& store, std::vector<WaveItem>& items,
+                                   const CanonicalCopy& canonical_copy);
 
   const mapping::MappingDefinition& mapping_;
   std::vector<SideGateway*> gateways_;

@@ -52,6 +52,18 @@ DynamicsSideGateway::DynamicsSideGateway(connectors::dynamics::DataverseClient& 
 mapping::Result<std::vector<SideRecordState>> DynamicsSideGateway::read(
     mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
     const std::vector<std::string>& native_fields) {
+  return query_where(object, std::string(kPrmIdKey), prm_ids, "", native_fields);
+}
+
+mapping::Result<std::vector<SideRecordState>> DynamicsSideGateway::find_unmapped(
+    mapping::ObjectKind object, const std::string& key_field, const std::vector<std::string>& values,
+    const std::vector<std::string>& native_fields) {
+  return query_where(object, key_field, values, std::string(kPrmIdKey) + " eq null and ", native_fields);
+}
+
+mapping::Result<std::vector<SideRecordState>> DynamicsSideGateway::query_where(
+    mapping::ObjectKind object, const std::string& key_field, const std::vector<std::string>& values,
+    const std::string& condition, const std::vector<std::string>& native_fields) {
   const auto deadline = std::chrono::steady_clock::now() + call_timeout_;
   const connectors::dynamics::EntitySet& set = connectors::dynamics::entity_set_for(object);
   const std::string prm_key(kPrmIdKey);
@@ -64,16 +76,17 @@ mapping::Result<std::vector<SideRecordState>> DynamicsSideGateway::read(
   for (const auto& field : selected) select += (select.empty() ? "" : ",") + field;
 
   std::vector<SideRecordState> records;
-  for (std::size_t start = 0; start < prm_ids.size(); start += kIdsPerQuery) {
-    std::size_t end = std::min(prm_ids.size(), start + kIdsPerQuery);
+  for (std::size_t start = 0; start < values.size(); start += kIdsPerQuery) {
+    std::size_t end = std::min(values.size(), start + kIdsPerQuery);
     std::string filter;
     for (std::size_t i = start; i < end; ++i) {
-      filter += (i == start ? "" : " or ") + prm_key + " eq " + odata_string(prm_ids[i]);
+      filter += (i == start ? "" : " or ") + key_field + " eq " + odata_string(values[i]);
     }
+    if (!condition.empty()) filter = condition + "(" + filter + ")";
     connectors::dynamics::DataverseRequest request;
     request.target = set.set_name + "?$select=" + connectors::dynamics::url_encode(select) +
                      "&$filter=" + connectors::dynamics::url_encode(filter);
-    request.description = fmt::format("GET {} {} by {}", end - start, set.set_name, prm_key);
+    request.description = fmt::format("GET {} {} by {}", end - start, set.set_name, key_field);
     while (!request.target.empty()) {
       auto answer = client_.send(request, deadline);
       if (!answer) return answer.error();

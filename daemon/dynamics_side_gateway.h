@@ -29,6 +29,10 @@ class DynamicsSideGateway : public SideGateway {
 
   mapping::Side side() const override { return mapping::Side::dynamics; }
 
+  mapping::Result<std::vector<SideRecordState>> find_unmapped(mapping::ObjectKind object, const std::string& key_field,
+                                                              const std::vector<std::string>& values,
+                                                              const std::vector<std::string>& native_fields) override;
+
   mapping::Result<std::vector<SideRecordState>> read(
       mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
       const std::vector<std::string>& native_fields) override;
@@ -39,6 +43,12 @@ class DynamicsSideGateway : public SideGateway {
       const std::vector<mapping::CrmRecordWrite>& writes, const std::string& origin) override;
 
  private:
+  // The rows whose `key_field` equals one of `values` (and that meet `condition`, an OData filter
+  // ending in " and ", or ""), kIdsPerQuery values a request.
+  mapping::Result<std::vector<SideRecordState>> query_where(mapping::ObjectKind object, const std::string& key_field,
+                                                            const std::vector<std::string>& values,
+                                                            const std::string& condition,
+                                                            const std::vector<std::string>& native_fields);
   connectors::dynamics::DataverseClient& client_;
   connectors::dynamics::DataverseApplier& applier_;
   std::chrono::milliseconds call_timeout_;

@@ -166,6 +166,27 @@ struct PrmSideGateway::Impl {
     return select_valid(sql, prm_ids, native_fields, what);
   }
 
+  mapping::Result<std::vector<SideRecordState>> find_unmapped(mapping::ObjectKind object, const std::string& key_field,
+                                                              const std::vector<std::string>& values,
+                                                              const std::vector<std::string>& native_fields) {
+    const RecordTableBinding* binding = binding_for(object);
+    if (binding == nullptr) {
+      return SyncError{ErrorClass::fatal, fmt::format("PRM match: no PRM table is bound for {}", mapping::to_string(object))};
+    }
+    if (values.empty()) return std::vector<SideRecordState>{};
+    if (auto opened = open_reader(); !opened) return opened.error();
+    std::string columns;
+    for (const auto& field : native_fields) columns += quote(field) + ", ";
+    std::string sql = fmt::format(
+        "SELECT {}{}::text, {}::text, to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+        "FROM {}.{} WHERE {}::text = ANY($1)",
+        columns, quote(binding->id_column), quote(kVersionColumn), quote(kModifiedColumn), quote(binding->schema),
+        quote(binding->table), quote(key_field));
+    bool bad_value = false;
+    return select(sql, values, native_fields,
+                  fmt::format("match {} {} by {}", values.size(), mapping::to_string(object), key_field), bad_value);
+  }
+
   // select() of `ids`, halving the list while some id cannot be a value of the id column (a CRM
   // record carrying a malformed PRM id) until such ids stand alone: no record has them, and the
   // others are still found.
@@ -223,6 +244,12 @@ mapping::Result<std::vector<SideRecordState>> PrmSideGateway::read(
     mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
     const std::vector<std::string>& native_fields) {
   return impl_->read(object, prm_ids, native_fields);
+}
+
+mapping::Result<std::vector<SideRecordState>> PrmSideGateway::find_unmapped(
+    mapping::ObjectKind object, const std::string& key_field, const std::vector<std::string>& values,
+    const std::vector<std::string>& native_fields) {
+  return impl_->find_unmapped(object, key_field, values, native_fields);
 }
 
 mapping::Result<std::vector<CrmWriteResult>> PrmSideGateway::write(

@@ -29,6 +29,10 @@ class PrmSideGateway : public SideGateway {
 
   mapping::Side side() const override { return mapping::Side::prm; }
 
+  mapping::Result<std::vector<SideRecordState>> find_unmapped(mapping::ObjectKind object, const std::string& key_field,
+                                                              const std::vector<std::string>& values,
+                                                              const std::vector<std::string>& native_fields) override;
+
   mapping::Result<std::vector<SideRecordState>> read(
       mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
       const std::vector<std::string>& native_fields) override;

@@ -53,6 +53,18 @@ SalesforceSideGateway::SalesforceSideGateway(connectors::salesforce::SalesforceC
 mapping::Result<std::vector<SideRecordState>> SalesforceSideGateway::read(
     mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
     const std::vector<std::string>& native_fields) {
+  return query_where(object, client_.settings().external_id_field, prm_ids, "", native_fields);
+}
+
+mapping::Result<std::vector<SideRecordState>> SalesforceSideGateway::find_unmapped(
+    mapping::ObjectKind object, const std::string& key_field, const std::vector<std::string>& values,
+    const std::vector<std::string>& native_fields) {
+  return query_where(object, key_field, values, client_.settings().external_id_field + " = null AND ", native_fields);
+}
+
+mapping::Result<std::vector<SideRecordState>> SalesforceSideGateway::query_where(
+    mapping::ObjectKind object, const std::string& key_field, const std::vector<std::string>& values,
+    const std::string& condition, const std::vector<std::string>& native_fields) {
   const auto deadline = std::chrono::steady_clock::now() + call_timeout_;
   const char* sobject = connectors::salesforce::salesforce_object(object);
   const std::string& external_id = client_.settings().external_id_field;
@@ -74,14 +86,14 @@ mapping::Result<std::vector<SideRecordState>> SalesforceSideGateway::read(
     std::size_t ids = 0;
   };
   const std::string prefix =
-      "query?q=" + connectors::http::percent_encode(fmt::format("SELECT {} FROM {} WHERE {} IN (",
-                                                                select, sobject, external_id));
+      "query?q=" + connectors::http::percent_encode(fmt::format("SELECT {} FROM {} WHERE {}{} IN (",
+                                                                select, sobject, condition, key_field));
   const std::string comma = "%2C";
   const std::string close = "%29";
   std::vector<Query> queries;
-  for (const auto& prm_id : prm_ids) {
+  for (const auto& value : values) {
     std::string quoted =
-        connectors::http::percent_encode(connectors::salesforce::soql_quote(prm_id));
+        connectors::http::percent_encode(connectors::salesforce::soql_quote(value));
     if (!queries.empty() && queries.back().ids < kIdsPerQuery &&
         queries.back().path.size() + comma.size() + quoted.size() + close.size() <=
             kMaxQueryUrlBytes) {
@@ -94,7 +106,7 @@ mapping::Result<std::vector<SideRecordState>> SalesforceSideGateway::read(
 
   std::vector<SideRecordState> records;
   for (const auto& query : queries) {
-    std::string description = fmt::format("read {} {} by {}", query.ids, sobject, external_id);
+    std::string description = fmt::format("read {} {} by {}", query.ids, sobject, key_field);
     std::string next = query.path + close;
     while (!next.empty()) {
       auto page = client_.request("GET", next, "", description, deadline, false);

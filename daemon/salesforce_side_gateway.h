@@ -29,6 +29,10 @@ class SalesforceSideGateway : public SideGateway {
 
   mapping::Side side() const override { return mapping::Side::salesforce; }
 
+  mapping::Result<std::vector<SideRecordState>> find_unmapped(mapping::ObjectKind object, const std::string& key_field,
+                                                              const std::vector<std::string>& values,
+                                                              const std::vector<std::string>& native_fields) override;
+
   mapping::Result<std::vector<SideRecordState>> read(
       mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
       const std::vector<std::string>& native_fields) override;
@@ -38,6 +42,12 @@ class SalesforceSideGateway : public SideGateway {
       const std::vector<mapping::CrmRecordWrite>& writes, const std::string& origin) override;
 
  private:
+  // The records whose `key_field` is one of `values` (and that meet `condition`, a SOQL condition
+  // ending in " AND ", or ""), in chunks that keep each request's URL within Salesforce's limit.
+  mapping::Result<std::vector<SideRecordState>> query_where(mapping::ObjectKind object, const std::string& key_field,
+                                                            const std::vector<std::string>& values,
+                                                            const std::string& condition,
+                                                            const std::vector<std::string>& native_fields);
   connectors::salesforce::SalesforceClient& client_;
   connectors::salesforce::SalesforceRecordSink sink_;
   std::chrono::milliseconds call_timeout_;

@@ -35,6 +35,14 @@ class SideGateway {
                                                              const std::vector<std::string>& prm_ids,
                                                              const std::vector<std::string>& native_fields) = 0;
 
+  // First-sync matching: records of `object` that carry no PRM id on this side (on a CRM its
+  // external id / alternate key is empty; on the PRM every record qualifies and the caller drops
+  // those already mapped) whose text field `key_field` (native name) equals one of `values`.
+  virtual mapping::Result<std::vector<SideRecordState>> find_unmapped(mapping::ObjectKind object,
+                                                                      const std::string& key_field,
+                                                                      const std::vector<std::string>& values,
+                                                                      const std::vector<std::string>& native_fields) = 0;
+
   // Writes upserts and deletes; one result per write, in order. A record that fails does not fail
   // its neighbours. The Result's own error means nothing is known about any write (re-sending is
   // safe: writes are idempotent by PRM id). `origin` tags the writes as crmsync's own (PRM origin

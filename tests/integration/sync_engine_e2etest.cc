@@ -15,6 +15,7 @@
 #include "connectors/dynamics/dataverse_client.h"
 #include "connectors/dynamics/dataverse_token_client.h"
 #include "connectors/http/retrying_client.h"
+#include "connectors/http/url_encoding.h"
 #include "connectors/kafka/kafka_producer.h"
 #include "connectors/prm/prm_table_binding.h"
 #include "connectors/salesforce/salesforce_client.h"
@@ -559,6 +560,45 @@ TEST_F(SyncEngine, AMassDeleteBeyondTheGuardIsHeldForAnOperator) {
     if (on(Side::salesforce, ObjectKind::account, account)) ++still_on_salesforce;
   }
   EXPECT_EQ(still_on_salesforce, 2) << "two deletes applied, two held";
+  stop();
+}
+
+TEST_F(SyncEngine, FirstSyncPairsExistingRecordsByMatchKeyAndParksAmbiguousOnes) {
+  // Before crmsync ever ran: "twin" exists in the PRM and in Salesforce (no PRM id there);
+  // "pair" exists twice in the PRM and once in Salesforce.
+  auto create_in_salesforce = [&](const std::string& account_name) {
+    auto created = sf_client->request("POST", "sobjects/Account",
+                                      fmt::format(R"({{"Name":"{}","BillingCountry":"DE"}})", account_name),
+                                      "create Account", std::chrono::steady_clock::now() + seconds(30), true);
+    ASSERT_TRUE(created.ok()) << created.error().message;
+  };
+  auto salesforce_count = [&](const std::string& account_name) {
+    auto answer = sf_client->request(
+        "GET", "query?q=" + connectors::http::percent_encode("SELECT COUNT() FROM Account WHERE Name = '" + account_name + "'"),
+        "", "count", std::chrono::steady_clock::now() + seconds(30), false);
+    if (!answer) return -1;
+    auto at = answer.value().body.find("\"totalSize\":");
+    return at == std::string::npos ? -1 : std::stoi(answer.value().body.substr(at + 12));
+  };
+  std::string twin = insert_account("twin");
+  ASSERT_NO_FATAL_FAILURE(create_in_salesforce(name + " twin"));
+  insert_account("pair");
+  insert_account("pair");
+  ASSERT_NO_FATAL_FAILURE(create_in_salesforce(name + " pair"));
+
+  ASSERT_NO_FATAL_FAILURE(start(write_config()));
+  // The twins are paired: the Salesforce account gets the PRM id, and nothing is duplicated.
+  ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::account, twin, "name", name + " twin")) << crmsync->output();
+  ASSERT_TRUE(wait_for(Side::dynamics, ObjectKind::account, twin, "name", name + " twin")) << crmsync->output();
+  EXPECT_EQ(salesforce_count(name + " twin"), 1);
+  EXPECT_EQ(scalar("SELECT count(*) FROM prm.accounts WHERE name = $1", {name + " twin"}), "1");
+  // Two PRM candidates for one Salesforce record: parked for an operator, not guessed.
+  ASSERT_TRUE(eventually([&] {
+    return state_scalar("SELECT count(*) FROM " + name + ".parked_events WHERE waiting_for = 'operator:ambiguous-match'") ==
+           "3";
+  })) << crmsync->output();
+  EXPECT_EQ(salesforce_count(name + " pair"), 1);
+  EXPECT_EQ(scalar("SELECT count(*) FROM prm.accounts WHERE name = $1", {name + " pair"}), "2");
   stop();
 }
 
