@@ -10,8 +10,6 @@
 // the Dataverse emulator copies a table per change set, so its time grows with the square of M,
 // while records per batch does not depend on M.)
 
-#include <rapidjson/document.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -24,6 +22,7 @@
 #include "connectors/salesforce/salesforce_record_sink.h"
 #include "daemon/logging.h"
 #include "state/file_secret_provider.h"
+#include "tests/bench/bench_support.h"
 #include "tests/support/crm_emulator.h"
 #include "tests/support/service_env.h"
 
@@ -31,22 +30,12 @@
 #include <fstream>
 #include <sys/stat.h>
 
-namespace {
-
 using namespace crmsync;
 using std::chrono::seconds;
 
-rapidjson::Document stats(connectors::http::HttpTransport& transport, const std::string& base) {
-  auto answer = transport.send({"GET", base + "/_emulator/stats", {}, "", "stats"},
-                               std::chrono::steady_clock::now() + seconds(10));
-  rapidjson::Document json;
-  if (answer) json.Parse(answer.value().body.c_str());
-  return json;
-}
+namespace {
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   long deals = 20'000;
   long chunk = 1'000;
   long dynamics_batch = 100;
@@ -79,8 +68,7 @@ int main(int argc, char** argv) {
                                                   mapping::make_uniform_random(), connectors::http::real_sleeper());
   connectors::salesforce::SalesforceRecordSink sink(client);
 
-  (void)transport->send({"DELETE", emulator.base_url() + "/_emulator/stats", {}, "", "reset stats"},
-                        std::chrono::steady_clock::now() + seconds(10));
+  bench::reset_emulator_counters(*transport, emulator.base_url());
   auto started = std::chrono::steady_clock::now();
   long failed = 0;
   for (long start = 0; start < deals; start += chunk) {
@@ -103,23 +91,13 @@ int main(int argc, char** argv) {
     for (const auto& result : results.value()) failed += result.error ? 1 : 0;
   }
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  auto counters = stats(*transport, emulator.base_url());
-  long long calls = counters.HasMember("total_requests") ? counters["total_requests"].GetInt64() : -1;
-  long long write_calls = 0;
-  long long written = 0;
-  if (counters.HasMember("records_per_write")) {
-    for (const auto& bucket : counters["records_per_write"].GetObject()) {
-      long long records = std::atoll(bucket.name.GetString());
-      write_calls += bucket.value.GetInt64();
-      written += records * bucket.value.GetInt64();
-    }
-  }
+  auto counters = bench::emulator_counters(*transport, emulator.base_url());
   std::cout << "salesforce_deals=" << deals << '\n'
             << "salesforce_chunk=" << chunk << '\n'
             << "salesforce_failed_records=" << failed << '\n'
-            << "salesforce_api_calls=" << calls << '\n'
-            << "salesforce_write_calls=" << write_calls << '\n'
-            << "salesforce_records_per_write_call=" << (write_calls > 0 ? static_cast<double>(written) / static_cast<double>(write_calls) : 0) << '\n'
+            << "salesforce_api_calls=" << counters.api_calls << '\n'
+            << "salesforce_write_calls=" << counters.write_calls << '\n'
+            << "salesforce_records_per_write_call=" << counters.records_per_write_call() << '\n'
             << "salesforce_seconds=" << elapsed << '\n'
             << "salesforce_records_per_s=" << static_cast<double>(deals) / elapsed << '\n';
 
@@ -138,8 +116,7 @@ int main(int argc, char** argv) {
   connectors::dynamics::DataverseClient dv_client(dv_settings, dv_http, tokens);
   connectors::dynamics::DataverseApplier applier(dv_client, {static_cast<std::size_t>(dynamics_batch)},
                                                  logging.logger("dynamics"));
-  (void)dv_transport->send({"DELETE", dataverse.base_url() + "/_emulator/stats", {}, "", "reset stats"},
-                           std::chrono::steady_clock::now() + seconds(10));
+  bench::reset_emulator_counters(*dv_transport, dataverse.base_url());
   auto dv_started = std::chrono::steady_clock::now();
   long dv_failed = 0;
   for (long start = 0; start < dynamics_deals; start += chunk) {
@@ -160,22 +137,13 @@ int main(int argc, char** argv) {
     for (const auto& result : results.value()) dv_failed += result.error ? 1 : 0;
   }
   double dv_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - dv_started).count();
-  auto dv_counters = stats(*dv_transport, dataverse.base_url());
-  long long dv_calls = dv_counters.HasMember("total_requests") ? dv_counters["total_requests"].GetInt64() : -1;
-  long long batches = 0;
-  long long batched = 0;
-  if (dv_counters.HasMember("records_per_write")) {
-    for (const auto& bucket : dv_counters["records_per_write"].GetObject()) {
-      batches += bucket.value.GetInt64();
-      batched += std::atoll(bucket.name.GetString()) * bucket.value.GetInt64();
-    }
-  }
-  double per_batch = batches > 0 ? static_cast<double>(batched) / static_cast<double>(batches) : 0;
+  auto dv_counters = bench::emulator_counters(*dv_transport, dataverse.base_url());
+  double per_batch = dv_counters.records_per_write_call();
   std::cout << "dynamics_deals=" << dynamics_deals << '\n'
             << "dynamics_batch_size=" << dynamics_batch << '\n'
             << "dynamics_failed_records=" << dv_failed << '\n'
-            << "dynamics_api_calls=" << dv_calls << '\n'
-            << "dynamics_batches=" << batches << '\n'
+            << "dynamics_api_calls=" << dv_counters.api_calls << '\n'
+            << "dynamics_batches=" << dv_counters.write_calls << '\n'
             << "dynamics_records_per_batch=" << per_batch << '\n'
             << "dynamics_batch_fill_percent=" << 100.0 * per_batch / static_cast<double>(dynamics_batch) << '\n'
             << "dynamics_seconds=" << dv_elapsed << '\n'
@@ -183,3 +151,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   return failed == 0 && dv_failed == 0 ? 0 : 1;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return bench::run_main(run, argc, argv); }

@@ -29,53 +29,19 @@
 #include "daemon/logging.h"
 #include "state/migrator.h"
 #include "state/state_database.h"
-
-namespace {
+#include "tests/bench/bench_support.h"
 
 using namespace crmsync;
+using bench::connect;
+using bench::percentile;
+using bench::require_env;
+using bench::scalar;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string require_env(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') {
-    std::cerr << "bench: " << name << " is not set; run through deploy/dev/bench capture\n";
-    std::exit(2);
-  }
-  return value;
-}
+namespace {
 
-std::unique_ptr<state::StateDatabase> connect(const std::string& url, const std::string& schema = "crmsync") {
-  state::StateDatabaseSettings settings;
-  settings.url = url;
-  settings.schema = schema;
-  auto db = state::StateDatabase::connect(settings);
-  if (!db) {
-    std::cerr << "bench: " << db.error().message << '\n';
-    std::exit(1);
-  }
-  return std::move(db).value();
-}
-
-std::string scalar(state::StateDatabase& db, const std::string& sql, const state::QueryRow& params = {}) {
-  auto rows = db.execute(sql, params);
-  if (!rows) {
-    std::cerr << "bench: " << sql << ": " << rows.error().message << '\n';
-    std::exit(1);
-  }
-  return rows.value().empty() ? "" : rows.value()[0][0].value_or("");
-}
-
-double percentile(std::vector<double>& values, double p) {
-  if (values.empty()) return 0;
-  std::size_t index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1));
-  std::nth_element(values.begin(), values.begin() + static_cast<long>(index), values.end());
-  return values[index];
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   long rows = 200'000;
   long batch = 100;
   int writers = 2;
@@ -264,3 +230,7 @@ int main(int argc, char** argv) {
   (void)state_db->execute("DROP SCHEMA IF EXISTS " + tag + " CASCADE");
   return received == rows ? 0 : 1;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return bench::run_main(run, argc, argv); }
