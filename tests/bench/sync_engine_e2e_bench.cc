@@ -3,7 +3,7 @@
 // (deploy/dev/bench e2e starts them). Not a test: it prints key=value figures for
 // docs/performance.md and has no thresholds.
 //
-//   crmsync_bench_e2e [--deals N] [--transaction-rows T] [--rate R] [--seconds S]
+//   crmsync_bench_e2e [--deals N] [--transaction-rows T] [--rate R] [--seconds S] [--linger-ms L]
 //
 // The daemon runs with [prm] and [salesforce] only (no Dataverse: the figures are PRM →
 // Salesforce) and the engine's defaults. One PRM account is synced first; then:
@@ -165,6 +165,7 @@ int run(int argc, char** argv) {
   long transaction_rows = 500;
   long rate = 200;
   long load_seconds = 30;
+  long linger_ms = 0;  // 0: the engine's default (engine.linger)
   for (int i = 1; i < argc; i += 2) {
     std::string flag = argv[i];
     long value = i + 1 < argc ? std::atol(argv[i + 1]) : 0;
@@ -172,8 +173,9 @@ int run(int argc, char** argv) {
     else if (flag == "--transaction-rows") transaction_rows = value;
     else if (flag == "--rate") rate = value;
     else if (flag == "--seconds") load_seconds = value;
+    else if (flag == "--linger-ms") linger_ms = value;
     else {
-      std::cerr << "usage: crmsync_bench_e2e [--deals N] [--transaction-rows T] [--rate R] [--seconds S]\n";
+      std::cerr << "usage: crmsync_bench_e2e [--deals N] [--transaction-rows T] [--rate R] [--seconds S] [--linger-ms L]\n";
       return 2;
     }
   }
@@ -246,6 +248,7 @@ int run(int argc, char** argv) {
                         << "\"\nclient_id = \"crmsync-emulator-client\"\nclient_secret_file = \"" << secret_file.string()
                         << "\"\nca_bundle = \"" << emulator.ca_file() << "\"\n"
                         << "[engine]\n"
+                        << (linger_ms > 0 ? "linger = \"" + std::to_string(linger_ms) + "ms\"\n" : std::string())
                         << "[journal]\nkey_file = \"" << journal_key_file.string() << "\"\n";
 
   run.state_url = bench::require_env("CRMSYNC_PG_URL");
@@ -399,7 +402,7 @@ int run(int argc, char** argv) {
   const long changes = 1 + deals + updates;
   std::cout << "e2e_path=prm_to_salesforce\n"
             << "e2e_dataverse=not_configured\n"
-            << "e2e_engine_config=defaults\n"
+            << "e2e_engine_config=" << (linger_ms > 0 ? "linger_" + std::to_string(linger_ms) + "ms" : std::string("defaults")) << "\n"
             << "e2e_bulk_deals=" << deals << '\n'
             << "e2e_bulk_transaction_rows=" << transaction_rows << '\n'
             << "e2e_bulk_insert_seconds=" << static_cast<double>(inserted_us - first_commit_us) / 1e6 << '\n'

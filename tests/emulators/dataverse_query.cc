@@ -141,10 +141,9 @@ HttpResponse DataverseApi::collection(const DataverseCall& call, ObjectTable& ta
       else if (is_null(y))
         less = false;
       else if (std::holds_alternative<std::string>(x) && std::holds_alternative<std::string>(y)) {
-        std::string lx = to_lower(std::get<std::string>(x)),
-                    ly = to_lower(std::get<std::string>(y));
-        if (lx == ly) continue;
-        less = lx < ly;
+        int cmp = icompare(std::get<std::string>(x), std::get<std::string>(y));
+        if (cmp == 0) continue;
+        less = cmp < 0;
       } else {
         less = x < y;
       }

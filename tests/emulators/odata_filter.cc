@@ -226,8 +226,7 @@ class FilterParser {
 
 int compare(const FieldValue& a, const FieldValue& b) {
   if (std::holds_alternative<std::string>(a) && std::holds_alternative<std::string>(b)) {
-    std::string x = to_lower(std::get<std::string>(a)), y = to_lower(std::get<std::string>(b));
-    return x < y ? -1 : (x > y ? 1 : 0);
+    return icompare(std::get<std::string>(a), std::get<std::string>(b));
   }
   if (std::holds_alternative<double>(a) && std::holds_alternative<double>(b)) {
     double x = std::get<double>(a), y = std::get<double>(b);

@@ -100,8 +100,13 @@ class SalesforceApi : public EmulatedApi {
   WriteOutcome create(ObjectTable& table, const std::string& body_json, bool from_seed = false);
   WriteOutcome update(ObjectTable& table, const std::string& id, const std::string& body_json);
   WriteOutcome remove(const std::string& id);
+  // Live rows by lower-cased external id value, built once for a collection call (the rows it
+  // writes are added as they are created), so a 200-record upsert scans the table once, not 200
+  // times.
+  using ExternalIdIndex = std::map<std::string, std::vector<std::string>>;
+  ExternalIdIndex index_external_id(ObjectTable& table, const std::string& field);
   WriteOutcome upsert(ObjectTable& table, const std::string& field, const std::string& value,
-                      const std::string& body_json, bool update_only);
+                      const std::string& body_json, bool update_only, ExternalIdIndex* index = nullptr);
   ObjectTable* table_for_id(const std::string& id18);
   void count_write(std::size_t records);  // into the statistics, or the running composite's tally
   void stamp(const ObjectDef& def, Record& record, bool creating);

@@ -219,6 +219,7 @@ HttpResponse SalesforceApi::collections(const SalesforceCall& call) {
     bool all_or_none = force_all_or_none_ || bool_member(*doc, "allOrNone", false);
     RecordStore saved = store_;
     std::vector<WriteOutcome> outcomes;
+    ExternalIdIndex index = index_external_id(*table, f->name);
     for (auto& record : records.GetArray()) {
       WriteOutcome outcome;
       std::string type = record.IsObject() && record.HasMember("attributes")
@@ -234,7 +235,7 @@ HttpResponse SalesforceApi::collections(const SalesforceCall& call) {
         rapidjson::Document copy;
         copy.CopyFrom(record, copy.GetAllocator());
         copy.RemoveMember("attributes");
-        outcome = upsert(*table, f->name, value, to_json(copy), false);
+        outcome = upsert(*table, f->name, value, to_json(copy), false, &index);
         if (outcome.status == 300) {
           outcome.errors = {{"DUPLICATE_EXTERNAL_ID",
                              "Foreign key external ID: " + value + " matched more than one record",

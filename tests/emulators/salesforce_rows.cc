@@ -382,7 +382,8 @@ SalesforceApi::WriteOutcome SalesforceApi::remove(const std::string& id) {
 
 SalesforceApi::WriteOutcome SalesforceApi::upsert(ObjectTable& table, const std::string& field,
                                                   const std::string& value,
-                                                  const std::string& body_json, bool update_only) {
+                                                  const std::string& body_json, bool update_only,
+                                                  ExternalIdIndex* index) {
   WriteOutcome out;
   const FieldDef* f = table.def.field(field);
   auto doc = parse_json(body_json);
@@ -414,11 +415,20 @@ SalesforceApi::WriteOutcome SalesforceApi::upsert(ObjectTable& table, const std:
   // Scan without sorting the whole table (bulk upserts into large tables stay linear); only the
   // few matches are put in creation order.
   std::vector<Record*> matches;
-  for (auto& [id, row] : table.rows) {
-    if (row.deleted) continue;
+  auto matching = [&](Record& row) {
+    if (row.deleted) return false;
     const auto& current = row.get(f->name);
-    if (std::holds_alternative<std::string>(current) && iequals(std::get<std::string>(current), value)) {
-      matches.push_back(&row);
+    return std::holds_alternative<std::string>(current) && iequals(std::get<std::string>(current), value);
+  };
+  if (index != nullptr) {
+    if (auto found = index->find(to_lower(value)); found != index->end()) {
+      for (const auto& id : found->second) {
+        if (Record* row = table.find(id); row != nullptr && matching(*row)) matches.push_back(row);
+      }
+    }
+  } else {
+    for (auto& [id, row] : table.rows) {
+      if (matching(row)) matches.push_back(&row);
     }
   }
   std::sort(matches.begin(), matches.end(),
@@ -446,7 +456,19 @@ SalesforceApi::WriteOutcome SalesforceApi::upsert(ObjectTable& table, const std:
   rapidjson::Value key(f->name.c_str(), doc->GetAllocator());
   rapidjson::Value v(value.c_str(), doc->GetAllocator());
   doc->AddMember(key, v, doc->GetAllocator());
-  return create(table, to_json(*doc));
+  WriteOutcome created = create(table, to_json(*doc));
+  if (index != nullptr && created.errors.empty() && !created.id.empty()) (*index)[to_lower(value)].push_back(created.id);
+  return created;
+}
+
+SalesforceApi::ExternalIdIndex SalesforceApi::index_external_id(ObjectTable& table, const std::string& field) {
+  ExternalIdIndex index;
+  for (auto& [id, row] : table.rows) {
+    if (row.deleted) continue;
+    const auto& current = row.get(field);
+    if (std::holds_alternative<std::string>(current)) index[to_lower(std::get<std::string>(current))].push_back(id);
+  }
+  return index;
 }
 
 }  // namespace crmsync::emulators

@@ -113,8 +113,7 @@ std::optional<SoqlError> bind_condition(SoqlCondition& c, const ObjectDef& objec
 // -1, 0, 1; both sides non-null and of one kind (bind_soql made sure).
 int compare_values(const FieldValue& a, const FieldValue& b) {
   if (std::holds_alternative<std::string>(a) && std::holds_alternative<std::string>(b)) {
-    std::string x = to_lower(std::get<std::string>(a)), y = to_lower(std::get<std::string>(b));
-    return x < y ? -1 : (x > y ? 1 : 0);
+    return icompare(std::get<std::string>(a), std::get<std::string>(b));
   }
   if (std::holds_alternative<double>(a) && std::holds_alternative<double>(b)) {
     double x = std::get<double>(a), y = std::get<double>(b);

@@ -11,6 +11,8 @@ namespace crmsync::emulators {
 std::string to_lower(std::string_view text);
 bool iequals(std::string_view a, std::string_view b);
 bool istarts_with(std::string_view text, std::string_view prefix);
+// -1, 0, 1: the order of to_lower(a) and to_lower(b), without building either.
+int icompare(std::string_view a, std::string_view b);
 
 struct CaseInsensitiveLess {
   using is_transparent = void;
