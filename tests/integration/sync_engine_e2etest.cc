@@ -16,6 +16,7 @@
 #include "connectors/dynamics/dataverse_token_client.h"
 #include "connectors/http/retrying_client.h"
 #include "connectors/http/url_encoding.h"
+#include "connectors/kafka/kafka_consumer.h"
 #include "connectors/kafka/kafka_producer.h"
 #include "connectors/prm/prm_table_binding.h"
 #include "connectors/salesforce/salesforce_client.h"
@@ -599,6 +600,62 @@ TEST_F(SyncEngine, FirstSyncPairsExistingRecordsByMatchKeyAndParksAmbiguousOnes)
   })) << crmsync->output();
   EXPECT_EQ(salesforce_count(name + " pair"), 1);
   EXPECT_EQ(scalar("SELECT count(*) FROM prm.accounts WHERE name = $1", {name + " pair"}), "2");
+  stop();
+}
+
+TEST_F(SyncEngine, PermanentlyFailingEventsAreDeadLetteredAndDoNotBlockTheirPartition) {
+  std::string config = write_config("", "", false);
+  connectors::kafka::KafkaSettings kafka;
+  kafka.brokers = {testing::require_service_env("CRMSYNC_KAFKA_BROKERS")};
+  auto producer = connectors::kafka::KafkaProducer::create(kafka, logging.logger("producer"));
+  ASSERT_TRUE(producer.ok());
+  std::string topic = name + ".changes.salesforce";
+  auto event = [&](const std::string& id, const std::string& stage, const std::string& account_name) {
+    return fmt::format(
+        R"({{"schema":1,"event_id":"{0}-{1}","source":"salesforce","object":"account","op":"upsert",)"
+        R"("ids":{{"prm":null,"salesforce":"001{1}","dynamics":null}},"source_version":"2026-11-28T00:00:01.000+0000",)"
+        R"("occurred_at":"2026-11-28T00:00:01Z","actor":{{"kind":"internal_user","id":"005x","partner_org":null}},)"
+        R"("fields":{{"Name":"{2}"{3}}},"changed":[],)"
+        R"("sharing":{{"owner":{{"partner_org":null,"user":null}},"grants":[],"record_type":""}}}})",
+        name, id, account_name, stage);
+  };
+  // One key (one partition): not JSON, then an event whose field value is an object (refused by
+  // the event parser), then a good event that must still be applied.
+  std::string key = "account:sf:same";
+  ASSERT_TRUE(producer.value()->produce_and_wait(topic, key, "{not json", seconds(30)).ok());
+  std::string bad = event("bad", "", "x");
+  bad.replace(bad.find("\"Name\":\"x\""), 10, "\"Name\":{\"a\":1}");
+  ASSERT_TRUE(producer.value()->produce_and_wait(topic, key, bad, seconds(30)).ok());
+  // The good one is a real Salesforce account (the engine writes its PRM id back to it).
+  auto created = sf_client->request("POST", "sobjects/Account",
+                                    fmt::format(R"({{"Name":"{} after the bad ones"}})", name), "create Account",
+                                    std::chrono::steady_clock::now() + seconds(30), true);
+  ASSERT_TRUE(created.ok());
+  std::string sf_id = created.value().body.substr(created.value().body.find("\"id\":\"") + 6, 18);
+  std::string good = event("good", "", name + " after the bad ones");
+  good.replace(good.find("001good"), 7, sf_id);
+  ASSERT_TRUE(producer.value()->produce_and_wait(topic, key, good, seconds(30)).ok());
+
+  ASSERT_NO_FATAL_FAILURE(start(config));
+  ASSERT_TRUE(eventually([&] {
+    return scalar("SELECT count(*) FROM prm.accounts WHERE name = $1", {name + " after the bad ones"}) == "1";
+  })) << crmsync->output();
+  EXPECT_EQ(journal_count("dead_lettered"), 2);
+
+  // Both are on the dead-letter topic with their reason.
+  auto consumer = connectors::kafka::KafkaConsumer::create(kafka, testing::unique_name("dl"), logging.logger("c"));
+  ASSERT_TRUE(consumer.ok());
+  ASSERT_TRUE(consumer.value()->subscribe({name + ".deadletter"}).ok());
+  std::vector<std::string> letters;
+  auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (letters.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    auto polled = consumer.value()->poll(milliseconds(200));
+    if (polled.ok() && polled.value()) letters.push_back(polled.value()->value);
+  }
+  ASSERT_EQ(letters.size(), 2u);
+  EXPECT_THAT(letters[0], ::testing::HasSubstr("not JSON"));
+  EXPECT_THAT(letters[1], ::testing::HasSubstr("fields.Name"));
+  EXPECT_THAT(letters[1], ::testing::HasSubstr("\"reason\":"));
   stop();
 }
 
