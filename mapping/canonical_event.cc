@@ -1,5 +1,8 @@
 #include "mapping/canonical_event.h"
 
+#include <map>
+#include <set>
+
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <rapidjson/stringbuffer.h>
@@ -150,12 +153,71 @@ std::string to_json(const CanonicalEvent& event) {
   write_string(out, "record_type");
   write_string(out, event.sharing.record_type);
   out.EndObject();
+  if (event.sharing_change) {
+    const SharingChange& change = *event.sharing_change;
+    write_string(out, "sharing_change");
+    out.StartObject();
+    if (change.owner_partner_org_changed) write_optional(out, "owner_partner_org", change.owner_partner_org);
+    if (change.owner_user_changed) write_optional(out, "owner_user", change.owner_user);
+    write_string(out, "granted");
+    out.StartArray();
+    for (const ShareGrant& grant : change.granted) {
+      out.StartObject();
+      write_string(out, "principal");
+      write_string(out, grant.principal);
+      write_string(out, "access");
+      write_string(out, to_string(grant.access));
+      out.EndObject();
+    }
+    out.EndArray();
+    write_string(out, "revoked");
+    out.StartArray();
+    for (const auto& principal : change.revoked) write_string(out, principal);
+    out.EndArray();
+    out.EndObject();
+  }
   if (event.snapshot) {
     write_string(out, "snapshot");
     out.Bool(true);
   }
   out.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+Sharing apply_sharing_change(Sharing sharing, const SharingChange& change) {
+  if (change.owner_partner_org_changed) sharing.owner_partner_org = change.owner_partner_org;
+  if (change.owner_user_changed) sharing.owner_user = change.owner_user;
+  std::map<std::string, ShareGrant::Access> grants;
+  for (const auto& grant : sharing.grants) grants[grant.principal] = grant.access;
+  for (const auto& principal : change.revoked) grants.erase(principal);
+  for (const auto& grant : change.granted) grants[grant.principal] = grant.access;
+  sharing.grants.clear();
+  for (const auto& [principal, access] : grants) sharing.grants.push_back({principal, access});
+  return sharing;
+}
+
+SharingChange sharing_difference(const Sharing& before, const Sharing& after) {
+  SharingChange change;
+  if (before.owner_partner_org != after.owner_partner_org) {
+    change.owner_partner_org_changed = true;
+    change.owner_partner_org = after.owner_partner_org;
+  }
+  if (before.owner_user != after.owner_user) {
+    change.owner_user_changed = true;
+    change.owner_user = after.owner_user;
+  }
+  std::map<std::string, ShareGrant::Access> old_grants;
+  for (const auto& grant : before.grants) old_grants[grant.principal] = grant.access;
+  std::set<std::string> kept;
+  for (const auto& grant : after.grants) {
+    kept.insert(grant.principal);
+    auto found = old_grants.find(grant.principal);
+    if (found == old_grants.end() || found->second != grant.access) change.granted.push_back(grant);
+  }
+  for (const auto& [principal, access] : old_grants) {
+    if (kept.count(principal) == 0) change.revoked.push_back(principal);
+  }
+  return change;
 }
 
 }  // namespace crmsync::mapping

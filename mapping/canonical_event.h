@@ -31,7 +31,30 @@ struct Sharing {
   std::optional<std::string> owner_user;
   std::vector<ShareGrant> grants;  // sorted by principal
   std::string record_type;
+  friend bool operator==(const Sharing&, const Sharing&) = default;
 };
+
+// What one change did to a record's sharing (DESIGN §3: sharing changes are ordinary events in the
+// record's order). The engine applies it to its base, so that sharing changes made on different
+// sides between two syncs all survive, and a change read before another side's change never
+// undoes it.
+struct SharingChange {
+  bool owner_partner_org_changed = false;
+  std::optional<std::string> owner_partner_org;  // the new owner org (none: no partner owns it)
+  bool owner_user_changed = false;
+  std::optional<std::string> owner_user;
+  std::vector<ShareGrant> granted;   // added, or access changed
+  std::vector<std::string> revoked;  // principals
+  bool empty() const {
+    return !owner_partner_org_changed && !owner_user_changed && granted.empty() && revoked.empty();
+  }
+  friend bool operator==(const SharingChange&, const SharingChange&) = default;
+};
+
+// `sharing` with `change` applied (grants kept sorted by principal).
+Sharing apply_sharing_change(Sharing sharing, const SharingChange& change);
+// The change that turns `before` into `after`.
+SharingChange sharing_difference(const Sharing& before, const Sharing& after);
 
 // A field value as captured. Numbers keep their exact decimal text (money must not pass through a
 // double); `json_number` marks them so that they are written as JSON numbers.
@@ -70,7 +93,8 @@ struct CanonicalEvent {
   Actor actor;
   std::vector<Field> fields;    // in column order
   std::vector<std::string> changed;
-  Sharing sharing;
+  Sharing sharing;                           // the record's whole sharing after the change
+  std::optional<SharingChange> sharing_change;  // set when the change touched the sharing
   bool snapshot = false;        // read by an initial or recovery snapshot, not a live change
 };
 

@@ -40,4 +40,14 @@ struct CrmShareWrite {
   ShareGrant::Access access = ShareGrant::Access::read;
 };
 
+// One principal's access to a CRM record as the CRM holds it now (read back for the sharing sweep
+// and reconcile): a Salesforce Manual share row, a Dataverse shared principal.
+struct CrmShare {
+  ObjectKind object = ObjectKind::account;
+  std::string crm_record_id;
+  std::string principal_id;  // as CrmShareWrite::principal_id names it
+  ShareGrant::Access access = ShareGrant::Access::read;
+  friend bool operator==(const CrmShare&, const CrmShare&) = default;
+};
+
 }  // namespace crmsync::mapping

@@ -100,6 +100,48 @@ Result<Sharing> parse_sharing(const Value& root) {
   return sharing;
 }
 
+Result<std::optional<SharingChange>> parse_sharing_change(const Value& root) {
+  auto member = root.FindMember("sharing_change");
+  if (member == root.MemberEnd() || member->value.IsNull()) return std::optional<SharingChange>{};
+  if (!member->value.IsObject()) return malformed("sharing_change must be an object");
+  const Value& value = member->value;
+  SharingChange change;
+  if (value.HasMember("owner_partner_org")) {
+    auto org = nullable_string(value, "owner_partner_org", "sharing_change");
+    if (!org) return org.error();
+    change.owner_partner_org_changed = true;
+    change.owner_partner_org = std::move(org).value();
+  }
+  if (value.HasMember("owner_user")) {
+    auto user = nullable_string(value, "owner_user", "sharing_change");
+    if (!user) return user.error();
+    change.owner_user_changed = true;
+    change.owner_user = std::move(user).value();
+  }
+  if (auto granted = value.FindMember("granted"); granted != value.MemberEnd() && !granted->value.IsNull()) {
+    if (!granted->value.IsArray()) return malformed("sharing_change.granted must be an array");
+    for (const Value& grant : granted->value.GetArray()) {
+      if (!grant.IsObject()) return malformed("sharing_change.granted[] must be objects");
+      auto principal = string_member(grant, "principal");
+      auto access = string_member(grant, "access");
+      if (!principal || principal->empty())
+        return malformed("sharing_change.granted[].principal must be a non-empty string");
+      if (!access || (*access != "read" && *access != "edit"))
+        return malformed("sharing_change.granted[].access must be \"read\" or \"edit\"");
+      change.granted.push_back({*principal, *access == "edit" ? ShareGrant::Access::edit : ShareGrant::Access::read});
+    }
+  }
+  if (auto revoked = value.FindMember("revoked"); revoked != value.MemberEnd() && !revoked->value.IsNull()) {
+    if (!revoked->value.IsArray()) return malformed("sharing_change.revoked must be an array of principals");
+    for (const Value& principal : revoked->value.GetArray()) {
+      if (!principal.IsString() || principal.GetStringLength() == 0)
+        return malformed("sharing_change.revoked must be an array of non-empty principals");
+      change.revoked.emplace_back(principal.GetString(), principal.GetStringLength());
+    }
+  }
+  return std::optional<SharingChange>{std::move(change)};
+}
+
 }  // namespace
 
 Result<CanonicalEvent> parse_event(std::string_view json) {
@@ -194,6 +236,9 @@ Result<CanonicalEvent> parse_event(std::string_view json) {
   auto sharing = parse_sharing(typed);
   if (!sharing) return sharing.error();
   event.sharing = std::move(sharing).value();
+  auto sharing_change = parse_sharing_change(typed);
+  if (!sharing_change) return sharing_change.error();
+  event.sharing_change = std::move(sharing_change).value();
   if (auto snapshot = typed.FindMember("snapshot");
       snapshot != typed.MemberEnd() && snapshot->value.IsBool()) {
     event.snapshot = snapshot->value.GetBool();

@@ -87,6 +87,15 @@ std::optional<SideBinding>& FieldMapping::on(Side side) {
   return const_cast<std::optional<SideBinding>&>(std::as_const(*this).on(side));
 }
 
+bool FieldMapping::partner_may_edit(std::string_view tier) const {
+  if (field_class != FieldClass::partner_editable) return false;
+  if (editable_tiers.empty()) return true;
+  for (const auto& allowed : editable_tiers) {
+    if (allowed == tier) return true;
+  }
+  return false;
+}
+
 const FieldMapping* ObjectMapping::field(std::string_view canonical_name) const {
   for (const FieldMapping& candidate : fields) {
     if (candidate.name == canonical_name) return &candidate;

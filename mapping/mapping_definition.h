@@ -45,13 +45,21 @@ struct FieldMapping {
   FieldClass field_class = FieldClass::partner_visible;
   ConflictPolicy policy = ConflictPolicy::latest_wins;
   bool match_key = false;                // used to match existing records on first sync
+  // partner_editable only: the partner tiers whose users may edit the field (DESIGN §3 tier-aware
+  // rules); empty means every tier.
+  std::vector<std::string> editable_tiers;
   std::optional<ObjectKind> references;  // reference type: the object referred to
   std::optional<SideBinding> prm, salesforce, dynamics;
   int line = 0;  // where the field is declared in the mapping file (0 when unknown)
 
   const std::optional<SideBinding>& on(Side side) const;
   std::optional<SideBinding>& on(Side side);
+  // Whether a partner user of an org of `tier` may change the field (its class and tiers).
+  bool partner_may_edit(std::string_view tier) const;
 };
+
+// The partner tiers of the reference PRM schema (prm.partner_orgs.tier), lowest first.
+inline constexpr std::string_view kPartnerTiers[] = {"registered", "silver", "gold", "platinum"};
 
 struct ObjectMapping {
   ObjectKind object = ObjectKind::account;

@@ -27,9 +27,9 @@ using toml_wording::unknown_name;
 
 constexpr std::array<std::string_view, 3> kTopKeys = {"schema", "account", "deal"};
 constexpr std::array<std::string_view, 1> kObjectKeys = {"fields"};
-constexpr std::array<std::string_view, 10> kFieldKeys = {
-    "type",       "class", "policy",     "match_key", "scale",
-    "references", "prm",   "salesforce", "dynamics",  "values"};
+constexpr std::array<std::string_view, 11> kFieldKeys = {
+    "type",       "class", "policy",     "match_key", "scale",         "references",
+    "prm",        "salesforce", "dynamics",  "values", "editable_tiers"};
 constexpr std::array<std::string_view, 3> kSideKeys = {"prm", "salesforce", "dynamics"};
 constexpr std::array<Side, 3> kSides = {Side::prm, Side::salesforce, Side::dynamics};
 constexpr std::array<FieldType, 7> kTypes = {
@@ -233,7 +233,46 @@ class MappingLoader {
     read_references(table, prefix, type, field);
     for (Side side : kSides) read_side(table, prefix, type, side, field);
     read_enum_values(table, prefix, type, field, problems_);
+    read_editable_tiers(table, prefix, field);
+    if (field.field_class == FieldClass::internal && field.prm) {
+      add(key_path(prefix, "prm"), binding_lines_[key_path(prefix, "prm")],
+          "an internal field never goes to the PRM, where partner roles read the synced tables "
+          "(DESIGN §3); remove prm = \"...\" or change the class");
+    }
     return field;
+  }
+
+  void read_editable_tiers(const toml::table& table, const std::string& prefix, FieldMapping& field) {
+    const toml::node* node = table.get("editable_tiers");
+    if (node == nullptr) return;
+    std::string key = key_path(prefix, "editable_tiers");
+    std::array<std::string_view, 4> tiers = {kPartnerTiers[0], kPartnerTiers[1], kPartnerTiers[2],
+                                             kPartnerTiers[3]};
+    if (field.field_class != FieldClass::partner_editable) {
+      add(key, node,
+          "editable_tiers qualifies partner_editable fields only; remove it or write "
+          "class = \"partner_editable\"");
+      return;
+    }
+    const toml::array* list = node->as_array();
+    if (list == nullptr || list->empty()) {
+      add(key, node,
+          fmt::format("expected a non-empty list of tiers, e.g. [\"gold\", \"platinum\"], from {}",
+                      joined(tiers)));
+      return;
+    }
+    for (const toml::node& item : *list) {
+      const auto* text = item.as_string();
+      if (text == nullptr) {
+        add(key, node, fmt::format("expected tier names (strings), got {}", describe(item)));
+        return;
+      }
+      if (std::find(tiers.begin(), tiers.end(), text->get()) == tiers.end()) {
+        add(key, node, unknown_name("tier", text->get(), tiers));
+        return;
+      }
+      field.editable_tiers.push_back(text->get());
+    }
   }
 
   void read_scale(const toml::table& table, const std::string& prefix,

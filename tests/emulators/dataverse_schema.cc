@@ -80,6 +80,7 @@ std::vector<ObjectDef> dataverse_builtin_tables() {
   opportunity.fields.push_back(column("description", FieldType::textarea));
   opportunity.fields.push_back(column("estimatedvalue", FieldType::number));
   opportunity.fields.push_back(column("estimatedclosedate", FieldType::date));
+  opportunity.fields.push_back(column("discountpercentage", FieldType::number));
   opportunity.fields.push_back(alternate_key("crmsync_prmid"));
   opportunity.fields.push_back(lookup("parentaccountid", {"accounts"}));
   opportunity.fields.push_back(lookup("customerid_account", {"accounts"}, "customerid"));

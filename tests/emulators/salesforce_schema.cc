@@ -93,6 +93,7 @@ std::vector<ObjectDef> salesforce_builtin_objects() {
   opportunity.fields.push_back(field("LeadSource", FieldType::picklist));
   opportunity.fields.push_back(field("NextStep", FieldType::string));
   opportunity.fields.push_back(field("Description", FieldType::textarea));
+  opportunity.fields.push_back(field("Discount_Percent__c", FieldType::number));  // the org's custom field
   opportunity.fields.push_back(external_id("PRM_Id__c"));
   add_audit_fields(opportunity, true);
   out.push_back(opportunity);

@@ -61,7 +61,7 @@ MappingLoad parse_with_deal(std::string_view deal_part) {
 TEST(DefaultMapping, ParsesAndKeepsFileOrder) {
   MappingDefinition mapping = default_mapping();
   EXPECT_THAT(field_names(mapping.account),
-              ElementsAre("name", "website", "industry", "billing_country"));
+              ElementsAre("name", "website", "industry", "annual_revenue", "billing_country"));
   EXPECT_THAT(field_names(mapping.deal),
               ElementsAre("name", "account", "amount", "stage", "close_date", "description",
                           "currency", "registration_status", "discount_percent"));
@@ -225,9 +225,10 @@ TEST(ObjectMapping, FindsFieldsByCanonicalAndNativeNames) {
 
   EXPECT_THAT(deal.native_read_names(Side::dynamics),
               ElementsAre("name", "_parentaccountid_value", "estimatedvalue", "stepname",
-                          "estimatedclosedate", "description"));
+                          "estimatedclosedate", "description", "discountpercentage"));
   EXPECT_THAT(deal.native_read_names(Side::salesforce),
-              ElementsAre("Name", "AccountId", "Amount", "StageName", "CloseDate", "Description"));
+              ElementsAre("Name", "AccountId", "Amount", "StageName", "CloseDate", "Description",
+                          "Discount_Percent__c"));
   EXPECT_THAT(mapping.account.native_read_names(Side::prm),
               ElementsAre("name", "website", "industry", "billing_country"));
 }
@@ -281,7 +282,8 @@ prm = "name"
               HasSubstr("values applies to enum fields only"));
   EXPECT_EQ(to_string(policy),
             "mapping: account.fields.name.polcy: unknown key; did you mean policy? (a field takes "
-            "type, class, policy, match_key, scale, references, prm, salesforce, dynamics, values) "
+            "type, class, policy, match_key, scale, references, prm, salesforce, dynamics, values, "
+            "editable_tiers) "
             "(test.toml:5)");
 }
 
@@ -511,6 +513,50 @@ TEST(ParseMappingProblems, AValidMappingHasNoProblems) {
   MappingLoad load = parse_mapping(default_mapping_toml(), "mapping.toml");
   EXPECT_THAT(load.problems, IsEmpty()) << all_problems(load);
   EXPECT_TRUE(load.mapping);
+}
+
+}  // namespace
+}  // namespace crmsync::mapping
+
+namespace crmsync::mapping {
+namespace {
+
+TEST(FieldClasses, TiersQualifyPartnerEditableFields) {
+  MappingDefinition mapping = default_mapping();
+  const FieldMapping& discount = *mapping.deal.field("discount_percent");
+  EXPECT_TRUE(discount.partner_may_edit("gold"));
+  EXPECT_TRUE(discount.partner_may_edit("platinum"));
+  EXPECT_FALSE(discount.partner_may_edit("silver"));
+  EXPECT_TRUE(mapping.deal.field("amount")->partner_may_edit("registered"));
+  EXPECT_FALSE(mapping.account.field("industry")->partner_may_edit("platinum")) << "partner_visible";
+  EXPECT_FALSE(mapping.account.field("annual_revenue")->partner_may_edit("platinum")) << "internal";
+}
+
+TEST(FieldClasses, TierAndInternalMistakesAreNamed) {
+  auto load = parse_with_deal(R"(
+[deal.fields.name]
+type = "string"
+class = "partner_visible"
+editable_tiers = ["gold"]
+prm = "name"
+salesforce = "Name"
+[deal.fields.amount]
+type = "decimal"
+class = "partner_editable"
+editable_tiers = ["golden"]
+prm = "amount"
+salesforce = "Amount"
+[deal.fields.cost]
+type = "decimal"
+class = "internal"
+prm = "cost"
+salesforce = "Cost__c"
+)");
+  EXPECT_FALSE(load.mapping);
+  EXPECT_THAT(problem_at(load, "deal.fields.name.editable_tiers").message,
+              HasSubstr("qualifies partner_editable fields only"));
+  EXPECT_THAT(problem_at(load, "deal.fields.amount.editable_tiers").message, HasSubstr("did you mean gold?"));
+  EXPECT_THAT(problem_at(load, "deal.fields.cost.prm").message, HasSubstr("never goes to the PRM"));
 }
 
 }  // namespace

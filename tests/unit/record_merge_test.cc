@@ -101,11 +101,13 @@ TEST(RecordMerge, TargetNotHoldingTheRecordGetsCreateWithEveryValueBoundOnIt) {
 
   MergeResult result = merge_record(input);
 
-  CanonicalFields crm_create{
-      {"name", text("Deal")}, {"amount", number("120000.10")}, {"stage", text("prospecting")}};
+  CanonicalFields crm_create{{"name", text("Deal")},
+                             {"amount", number("120000.10")},
+                             {"stage", text("prospecting")},
+                             {"discount_percent", number("5.00")}};
   ASSERT_EQ(result.writes.count(Side::salesforce), 1u);
   ASSERT_EQ(result.writes.count(Side::dynamics), 1u);
-  // PRM-only fields (currency, registration_status, discount_percent) go to no CRM.
+  // PRM-only fields (currency, registration_status) go to no CRM.
   EXPECT_EQ(result.writes.at(Side::salesforce), crm_create);
   EXPECT_EQ(result.writes.at(Side::dynamics), crm_create);
   EXPECT_EQ(result.writes.count(Side::prm), 0u) << "the source is not written back";
