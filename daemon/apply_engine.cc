@@ -8,6 +8,7 @@
 
 #include "daemon/apply_plan.h"
 #include "mapping/event_json.h"
+#include "mapping/principal_map.h"
 #include "mapping/record_merge.h"
 #include "state/journal.h"
 #include "state/state_database.h"
@@ -28,6 +29,7 @@ std::string_view to_string(EventOutcome outcome) {
     case EventOutcome::parked: return "parked";
     case EventOutcome::dead_lettered: return "dead_lettered";
     case EventOutcome::delete_held: return "delete_held";
+    case EventOutcome::denied: return "denied";
   }
   return "applied";
 }
@@ -39,6 +41,7 @@ struct ApplyEngine::Impl {
   mapping::SecretString journal_key;
   ApplyEngineSettings settings;
   std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<const mapping::PrincipalMap> principals = std::make_shared<mapping::PrincipalMap>();
 
   mapping::Result<ApplyReport> run(std::vector<PendingEvent> pending, ApplyReport report);
 };
@@ -50,6 +53,10 @@ ApplyEngine::ApplyEngine(const mapping::MappingDefinition& mapping, std::vector<
                                         std::move(settings), std::move(logger)})) {}
 
 ApplyEngine::~ApplyEngine() = default;
+
+void ApplyEngine::set_principal_map(std::shared_ptr<const mapping::PrincipalMap> principals) {
+  if (principals) impl_->principals = std::move(principals);
+}
 
 mapping::Result<ApplyReport> ApplyEngine::apply(const std::vector<std::string>& event_jsons) {
   ApplyReport report;
@@ -94,7 +101,7 @@ mapping::Result<ApplyReport> ApplyEngine::retry_parked() {
 }
 
 mapping::Result<ApplyReport> ApplyEngine::Impl::run(std::vector<PendingEvent> pending, ApplyReport report) {
-  WavePlanner planner(mapping, gateways, settings, logger);
+  WavePlanner planner(mapping, gateways, settings, logger, *principals);
   while (!pending.empty()) {
     std::vector<PendingEvent> deferred;
     std::vector<std::string> mapped_accounts;
@@ -113,6 +120,7 @@ mapping::Result<ApplyReport> ApplyEngine::Impl::run(std::vector<PendingEvent> pe
     ++report.waves;
     for (const auto& [outcome, count] : summary.outcomes) report.outcomes[outcome] += count;
     report.conflicts += summary.conflicts;
+    report.denied += summary.denied;
     for (auto& letter : summary.dead_letters) report.dead_letters.push_back(std::move(letter));
 
     // Deals parked for the accounts this wave mapped go next, before what the wave deferred.

@@ -20,6 +20,10 @@ namespace crmsync::state {
 class StateDatabase;
 }
 
+namespace crmsync::mapping {
+class PrincipalMap;
+}
+
 namespace crmsync::daemon {
 
 struct ApplyEngineSettings {
@@ -29,7 +33,7 @@ struct ApplyEngineSettings {
 };
 
 // What became of one event.
-enum class EventOutcome { applied, duplicate, echo_skipped, superseded, parked, dead_lettered, delete_held };
+enum class EventOutcome { applied, duplicate, echo_skipped, superseded, parked, dead_lettered, delete_held, denied };
 std::string_view to_string(EventOutcome outcome);
 
 // An event that failed permanently, for the dead-letter topic.
@@ -44,6 +48,7 @@ struct ApplyReport {
   std::vector<DeadLetter> dead_letters;  // produce these before committing the offsets
   std::size_t waves = 0;
   std::size_t conflicts = 0;
+  std::size_t denied = 0;  // partners' changes denied wholly or in part
 };
 
 // The sync engine (DESIGN §2 "Apply", §4): turns captured change events into writes on the other
@@ -72,6 +77,11 @@ class ApplyEngine {
 
   // Applies parked events whose reference has arrived since they were parked (periodic sweep).
   mapping::Result<ApplyReport> retry_parked();
+
+  // The principal map the next waves translate sharing and authorize partners with (DESIGN §3).
+  // Until one is set, no partner is known: every partner change is denied and no record is shared
+  // with any partner (deny by default).
+  void set_principal_map(std::shared_ptr<const mapping::PrincipalMap> principals);
 
  private:
   struct Impl;

@@ -45,7 +45,14 @@ void set_id_on(state::SyncRecord& record, Side side, const std::optional<std::st
   }
 }
 
+bool is_sharing_sweep(const CanonicalEvent& event) {
+  return event.source != Side::prm && event.sharing_change.has_value() && event.fields.empty();
+}
+
+std::string sharing_json(const mapping::Sharing& sharing) { return mapping::sharing_to_json(sharing); }
+
 std::string version_of(const CanonicalEvent& event) {
+  if (is_sharing_sweep(event)) return "";  // "sharing:<n>": the record's sharing version, not the CRM's
   if (event.source == Side::prm) {
     for (const auto& field : event.fields) {
       if (field.name == "row_version") return field.value.text;

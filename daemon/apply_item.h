@@ -12,6 +12,7 @@
 
 #include "daemon/apply_plan.h"
 #include "mapping/record_merge.h"
+#include "mapping/sharing_rules.h"
 #include "state/sync_record_store.h"
 
 namespace crmsync::daemon {
@@ -31,7 +32,23 @@ struct WaveItem {
   mapping::MergeResult merge;
   std::vector<std::string> failures;  // per-side permanent failures
   std::vector<mapping::Side> written;
+
+  // Sharing (DESIGN §3): the record's sharing before and after this change.
+  mapping::Sharing sharing_before;
+  mapping::Sharing sharing_after;
+  bool sharing_changed = false;
+  // The inbound authorization of a partner's PRM change, when it denied something; `denied_values`
+  // are the PRM values that were not propagated (written back to their base values on the PRM).
+  std::optional<mapping::AuthorizationDecision> denial;
+  std::vector<std::string> denied_values;
+  // Per CRM: what it holds (last written/seen), what it should hold, and what it holds after this
+  // wave's writes (recorded as the record's side sharing).
+  std::map<mapping::Side, mapping::SideSharing> side_before, side_desired, side_after;
 };
+
+// A sharing sweep's finding (daemon/sharing_sweep.h): a CRM's sharing changed, no field did.
+bool is_sharing_sweep(const mapping::CanonicalEvent& event);
+std::string sharing_json(const mapping::Sharing& sharing);
 
 std::string side_name(mapping::Side side);
 std::string object_name(mapping::ObjectKind object);

@@ -13,6 +13,31 @@ using mapping::FieldValue;
 using mapping::ObjectKind;
 using mapping::Side;
 
+namespace {
+
+// A change the inbound authorization denied (wholly or in part): journaled with its reason and the
+// fields concerned (names, never values), and listed for `crmsync status`.
+template <typename Journal>
+mapping::Status record_denial(state::SyncRecordStore& store, const WaveItem& item, Journal& journal) {
+  const CanonicalEvent& event = item.pending->event;
+  const mapping::AuthorizationDecision& denial = *item.denial;
+  std::string_view scope = denial.record_denied ? "record" : !denial.denied_fields.empty() ? "fields" : "sharing";
+  std::vector<std::string> fields;
+  for (const auto& name : denial.record_denied ? item.denied_values : denial.denied_fields) fields.push_back(json_text(name));
+  bool reverted = false;
+  for (Side side : item.written) reverted = reverted || side == Side::prm;
+  journal("denied", "",
+          fmt::format(R"({{"scope":{},"reason":{},"fields":[{}],"sharing":{},"reverted_on_prm":{}}})", json_text(scope),
+                      json_text(denial.reason), fmt::join(fields, ","),
+                      denial.record_denied || denial.sharing_denied ? "true" : "false", reverted ? "true" : "false"));
+  std::optional<std::string> partner_org;
+  if (!event.actor.partner_org.empty()) partner_org = event.actor.partner_org;
+  return store.record_denial(event.event_id, event.object, item.record_id, actor_of(event), partner_org, scope,
+                             denial.reason);
+}
+
+}  // namespace
+
 mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& store, std::vector<WaveItem>& items,
                                                       WaveSummary& summary, spdlog::logger& logger) {
   std::vector<std::string> mapped_accounts;
@@ -36,6 +61,9 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
     } else if (item.outcome == EventOutcome::superseded || item.outcome == EventOutcome::echo_skipped ||
                item.outcome == EventOutcome::delete_held) {
       journal(std::string(to_string(*item.outcome)), "", fmt::format(R"({{"reason":{}}})", json_text(item.reason)));
+    } else if (item.outcome == EventOutcome::denied) {
+      if (auto recorded = record_denial(store, item, journal); !recorded) return recorded.error();
+      ++summary.denied;
     } else if (item.outcome == EventOutcome::dead_lettered) {
       journal("dead_lettered", "", fmt::format(R"({{"reason":{}}})", json_text(item.reason)));
       summary.dead_letters.push_back({mapping::kafka_key(event.object, item.record_id), item.pending->json, item.reason});
@@ -76,6 +104,36 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
         }
         for (const auto& [name, value] : item.merge.agreed) record.base[name] = value;
       }
+      if (item.denial) {
+        if (auto recorded = record_denial(store, item, journal); !recorded) return recorded.error();
+        ++summary.denied;
+      }
+      if (event.op == CanonicalEvent::Operation::upsert) {
+        std::string unresolved;
+        for (const auto& [side, desired] : item.side_desired) {
+          if (desired.unresolved.empty()) continue;
+          std::vector<std::string> names;
+          for (const auto& principal : desired.unresolved) names.push_back(json_text(principal));
+          unresolved += fmt::format("{}{}:[{}]", unresolved.empty() ? "" : ",", json_text(side_name(side)),
+                                    fmt::join(names, ","));
+        }
+        bool first_write = false;
+        for (const auto& [side, before] : item.side_before) first_write = first_write || before == mapping::SideSharing{};
+        if (item.sharing_changed || (!unresolved.empty() && first_write)) {
+          // Deny by default: principals with no counterpart on a side get nothing there.
+          journal("sharing", "",
+                  fmt::format(R"({{"before":{},"after":{},"unresolved":{{{}}}}})", sharing_json(item.sharing_before),
+                              sharing_json(item.sharing_after), unresolved));
+        }
+        if (item.sharing_changed) {
+          record.sharing = item.sharing_after;
+          ++record.sharing_version;
+        }
+        for (auto& [side, held] : item.side_after) {
+          held.unresolved.clear();
+          record.side_sharing[side] = held;
+        }
+      }
       for (const auto& conflict : item.merge.conflicts) {
         ++summary.conflicts;
         std::map<std::string, FieldValue> values;
@@ -101,7 +159,8 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
       std::vector<std::string> written;
       for (Side side : item.written) written.push_back(json_text(side_name(side)));
       bool nothing = event.op != CanonicalEvent::Operation::remove && item.merge.changed.empty() &&
-                     item.merge.conflicts.empty() && item.written.empty() && item.failures.empty();
+                     item.merge.conflicts.empty() && item.written.empty() && item.failures.empty() &&
+                     !item.sharing_changed && !item.denial;
       if (nothing) {
         item.outcome = EventOutcome::echo_skipped;
         journal("echo_skipped", "", R"({"reason":"no field differs from the agreed values"})");

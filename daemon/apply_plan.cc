@@ -23,8 +23,9 @@ using mapping::ObjectKind;
 using mapping::Side;
 
 WavePlanner::WavePlanner(const mapping::MappingDefinition& mapping, const std::vector<SideGateway*>& gateways,
-                         const ApplyEngineSettings& settings, std::shared_ptr<spdlog::logger> logger)
-    : mapping_(mapping), gateways_(gateways), settings_(settings), logger_(std::move(logger)) {
+                         const ApplyEngineSettings& settings, std::shared_ptr<spdlog::logger> logger,
+                         const mapping::PrincipalMap& principals)
+    : mapping_(mapping), principals_(principals), gateways_(gateways), settings_(settings), logger_(std::move(logger)) {
   for (const auto* object : {&mapping_.account, &mapping_.deal}) {
     auto& fields = references_[object->object];
     for (const auto& field : object->fields) {
@@ -68,12 +69,13 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
   // ---- 2. The wave: one event per record; a deal waits for an account event of the same wave.
   std::vector<WaveItem> items;
   std::set<std::string> wave_keys;
+  std::set<std::string> deferred_keys;  // records with a deferred event: their later events wait too
   std::set<std::pair<Side, std::string>> wave_accounts;  // (source, own id) of the wave's account events
   const auto deal_references = references_.at(ObjectKind::deal);
   for (auto& p : pending) {
     std::string record_id = record_id_of(p.event);
     std::string key = object_name(p.event.object) + ":" + record_id;
-    bool wait = wave_keys.count(key) != 0;
+    bool wait = wave_keys.count(key) != 0 || deferred_keys.count(key) != 0;
     if (!wait && p.event.object == ObjectKind::deal) {
       for (const auto* reference : deal_references) {
         const auto& binding = reference->on(p.event.source);
@@ -85,6 +87,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       }
     }
     if (wait) {
+      deferred_keys.insert(key);
       deferred.push_back(std::move(p));
       continue;
     }
@@ -149,6 +152,15 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       item.reason = "the record was deleted; a change read before the delete is not re-applied";
       continue;
     }
+    if (is_sharing_sweep(event)) {
+      // The sweep compared the CRM with one version of the record's sharing; if it moved since,
+      // the finding may be the CRM not having caught up yet: the next sweep reads again.
+      if (!item.known || event.source_version != fmt::format("sharing:{}", item.record.sharing_version)) {
+        item.outcome = EventOutcome::superseded;
+        item.reason = "the record's sharing changed since the sharing sweep read it";
+        continue;
+      }
+    }
     auto translation = mapping::to_canonical(mapping_.of(event.object), event.source, event.fields);
     if (!translation.problems.empty()) {
       item.outcome = EventOutcome::dead_lettered;
@@ -194,6 +206,12 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       }
       value->second = FieldValue::string_value(canonical->second);
     }
+  }
+
+  // ---- 4b. Sharing and the inbound authorization of partners' changes (DESIGN §3).
+  for (auto& item : items) {
+    if (item.outcome || item.pending->event.op == CanonicalEvent::Operation::remove) continue;
+    decide_sharing_and_authorization(item);
   }
 
   // ---- 5. Read the targets' current copies (records the id map says they hold).
@@ -370,7 +388,13 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
     }
   }
 
-  // ---- 7. Write, side by side, in batches.
+  // ---- 6b. Owners and shares on every side; PRM reverts of denied changes.
+  for (auto& item : items) {
+    if (!item.outcome || item.outcome == EventOutcome::denied) plan_sharing_writes(item, writes, writers);
+  }
+
+  // ---- 7. Write, side by side, in batches: revocations, records, grants.
+  if (auto revoked = write_shares(items, false); !revoked) return revoked.error();
   std::string origin = fmt::format("crmsync:{}", settings_.instance_id);
   for (auto& [side, side_writes] : writes) {
     auto results = gateway_for(side).write(side_writes, origin);
@@ -389,9 +413,15 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
         continue;
       }
       item.written.push_back(side);
-      if (side_writes[i].op == CanonicalEvent::Operation::upsert) set_id_on(item.record, side, result.crm_id);
+      if (side_writes[i].op == CanonicalEvent::Operation::upsert) {
+        set_id_on(item.record, side, result.crm_id);
+        if (auto desired = item.side_desired.find(side); desired != item.side_desired.end()) {
+          item.side_after[side].owner = desired->second.owner;
+        }
+      }
     }
   }
+  if (auto granted = write_shares(items, true); !granted) return granted.error();
 
   // ---- 8. Record: id map, base, versions, conflicts, parked events, journal.
   return record_wave(store, items, summary, *logger_);

@@ -1,5 +1,7 @@
 #include "daemon/apply_service.h"
 
+#include "daemon/principal_directory.h"
+
 #include <map>
 
 #include <fmt/format.h>
@@ -30,6 +32,8 @@ struct ApplyService::Parts {
   std::map<EventOutcome, MetricSeries*> outcomes;
   MetricSeries* batches = nullptr;
   MetricSeries* failures = nullptr;
+  MetricSeries* denied = nullptr;
+  MetricSeries* partner_orgs = nullptr;
 };
 
 ApplyService::ApplyService(ApplyServiceSettings settings, connectors::kafka::KafkaSettings kafka,
@@ -40,7 +44,7 @@ ApplyService::ApplyService(ApplyServiceSettings settings, connectors::kafka::Kaf
                        std::move(journal_key), metrics, std::move(logger), {}, nullptr, nullptr}) {
   for (EventOutcome outcome : {EventOutcome::applied, EventOutcome::duplicate, EventOutcome::echo_skipped,
                                EventOutcome::superseded, EventOutcome::parked, EventOutcome::dead_lettered,
-                               EventOutcome::delete_held}) {
+                               EventOutcome::delete_held, EventOutcome::denied}) {
     parts_->outcomes[outcome] = &metrics.series("crmsync_events_applied_total",
                                                 "Change events the apply workers finished, by outcome.",
                                                 MetricType::counter, {{"outcome", std::string(to_string(outcome))}});
@@ -50,6 +54,11 @@ ApplyService::ApplyService(ApplyServiceSettings settings, connectors::kafka::Kaf
   parts_->failures = &metrics.series("crmsync_apply_batch_failures_total",
                                      "Batch attempts that failed and were retried (a side or the state DB unavailable).",
                                      MetricType::counter);
+  parts_->denied = &metrics.series("crmsync_changes_denied_total",
+                                   "Partners' PRM changes denied (wholly or in part) by the inbound authorization.",
+                                   MetricType::counter);
+  parts_->partner_orgs = &metrics.series("crmsync_partner_orgs",
+                                         "Partner orgs in the principal map the apply worker uses.", MetricType::gauge);
 }
 
 ApplyService::~ApplyService() { stop(); }
@@ -141,9 +150,25 @@ void ApplyService::run() {
   log.info("apply worker started group={} topics={}.changes.{{prm,salesforce,dynamics}} sides={}", settings.group_id,
            prefix, gateways.size());
 
+  // The principal map: read now and every directory_refresh. A failed read keeps the map in use
+  // (at start, the empty map: no partner known, nothing shared, partners' changes denied).
+  auto last_directory_read = Clock::time_point{};
+  auto refresh_principals = [&] {
+    if (!settings.principals || Clock::now() - last_directory_read < settings.directory_refresh) return;
+    last_directory_read = Clock::now();
+    auto loaded = settings.principals->load();
+    if (!loaded) {
+      log.error("apply: principal map not refreshed (the previous one stays in use): {}", loaded.error().message);
+      return;
+    }
+    parts_->partner_orgs->set(static_cast<double>(loaded.value()->org_count()));
+    engine.set_principal_map(std::move(loaded).value());
+  };
+
   auto last_sweep = Clock::now();
   std::vector<connectors::kafka::ConsumedRecord> batch;
   while (!stop_) {
+    refresh_principals();
     // Collect a batch: full, or `linger` after its first record.
     batch.clear();
     auto first_at = Clock::time_point{};
@@ -228,6 +253,7 @@ void ApplyService::run() {
     }
     parts_->batches->increment();
     for (const auto& [outcome, count] : report->outcomes) parts_->outcomes[outcome]->add(static_cast<double>(count));
+    if (report->denied > 0) parts_->denied->add(static_cast<double>(report->denied));
     log.debug("apply: batch events={} waves={} dead_letters={} conflicts={}", values.size(), report->waves,
               report->dead_letters.size(), report->conflicts);
   }

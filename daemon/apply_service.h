@@ -25,6 +25,7 @@ namespace crmsync::daemon {
 
 class MetricsRegistry;
 class MetricSeries;
+class PrincipalDirectory;
 
 struct ApplyServiceSettings {
   std::string instance_id;
@@ -36,6 +37,10 @@ struct ApplyServiceSettings {
   std::chrono::milliseconds delete_guard_window{std::chrono::minutes(5)};
   std::chrono::milliseconds parked_sweep_interval{std::chrono::seconds(10)};
   mapping::RetryPolicy retry;
+  // Where the principal map comes from (none: no partner is known, everything is denied by
+  // default) and how often it is read again.
+  std::shared_ptr<const PrincipalDirectory> principals;
+  std::chrono::milliseconds directory_refresh{std::chrono::seconds(30)};
 };
 
 // The apply worker of `crmsync run` (DESIGN §2): a member of the consumer group over the three

@@ -443,6 +443,20 @@ void read_journal(TomlConfigReader& reader, std::optional<JournalSection>& targe
   target = std::move(journal);
 }
 
+void read_permissions(TomlConfigReader& reader, PermissionsSection& permissions) {
+  if (auto path = reader.get_string("permissions.principals_file", Requirement::optional)) {
+    if (path->empty() || path->front() != '/') {
+      reader.add_problem("permissions.principals_file", fmt::format("expected an absolute path, got \"{}\"", *path));
+    } else {
+      permissions.principals_file = *path;
+    }
+  }
+  read_duration(reader, "permissions.directory_refresh", {std::chrono::seconds(1), std::chrono::hours(1)},
+                permissions.directory_refresh);
+  read_duration(reader, "permissions.sharing_sweep_interval", {std::chrono::seconds(1), std::chrono::hours(24)},
+                permissions.sharing_sweep_interval);
+}
+
 void read_engine(TomlConfigReader& reader, std::optional<EngineSection>& target) {
   if (!reader.has_table("engine")) {
     for (const char* key : {"engine.mapping_file", "engine.batch_max_events", "engine.linger", "engine.delete_guard_max",
@@ -535,6 +549,7 @@ Config parse_config(std::string_view toml_text, const std::string& display_name)
   read_dynamics(reader, config.dynamics);
   read_journal(reader, config.journal);
   read_engine(reader, config.engine);
+  read_permissions(reader, config.permissions);
   check_journal_key_source(reader, config);
   reader.report_unknown_keys();
   if (!reader.problems().empty()) throw ConfigError(reader.problems());

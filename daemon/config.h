@@ -123,6 +123,17 @@ struct EngineSection {
   bool enabled = true;
 };
 
+// [permissions] (DESIGN §3, docs/security.md): who partners are on the CRMs and how often crmsync
+// looks again.
+struct PermissionsSection {
+  // The principals file: each partner org's Salesforce group and Dataverse team, each partner
+  // user's Salesforce user and Dataverse systemuser. Without it no partner has a CRM counterpart
+  // and records reach the CRMs shared with no partner (deny by default).
+  std::optional<std::filesystem::path> principals_file;
+  std::chrono::milliseconds directory_refresh{std::chrono::seconds(30)};  // re-read the PRM's partners
+  std::chrono::milliseconds sharing_sweep_interval{std::chrono::seconds(60)};  // re-read the CRMs' shares
+};
+
 // The validated configuration of one crmsync process (docs/configuration.md documents each key).
 // Built only by load_config(): a Config that exists is valid.
 struct Config {
@@ -138,6 +149,7 @@ struct Config {
   std::optional<DynamicsSection> dynamics;
   std::optional<JournalSection> journal;
   std::optional<EngineSection> engine;  // requires a journal key (journal.key_file or [secrets])
+  PermissionsSection permissions;
 };
 
 // Everything wrong with a configuration file, one line per problem, each naming the key and the

@@ -25,6 +25,8 @@
 #include "daemon/dynamics_side_gateway.h"
 #include "daemon/engine_mapping.h"
 #include "daemon/journal_key.h"
+#include "daemon/principal_directory.h"
+#include "daemon/sharing_sweep.h"
 #include "daemon/prm_side_gateway.h"
 #include "daemon/salesforce_side_gateway.h"
 #include "daemon/settings_from_config.h"
@@ -208,6 +210,7 @@ int DaemonProcess::run() {
   // gateway to every configured side.
   std::unique_ptr<connectors::dynamics::DataverseApplier> dataverse_applier;
   std::unique_ptr<ApplyService> apply;
+  std::vector<std::unique_ptr<SharingSweep>> sweeps;
   if (config_.engine && config_.engine->enabled) {
     auto journal_key = load_journal_key(config_, secrets ? static_cast<mapping::SecretProvider*>(secrets.get()) : nullptr);
     if (!journal_key) {
@@ -239,10 +242,31 @@ int DaemonProcess::run() {
     apply_settings.delete_guard_max = config_.engine->delete_guard_max;
     apply_settings.delete_guard_window = config_.engine->delete_guard_window;
     apply_settings.retry = retry;
+    apply_settings.directory_refresh = config_.permissions.directory_refresh;
+    if (capture_settings) {
+      auto bindings = connectors::prm::reference_schema_bindings();
+      apply_settings.principals = std::make_shared<PrincipalDirectory>(
+          config_.permissions.principals_file, prm_directory_read(capture_settings->connection, bindings.directory));
+    }
+    auto principals = apply_settings.principals;
     apply = std::make_unique<ApplyService>(apply_settings, kafka_settings_from(config_), state_settings, *engine_mapping,
                                            std::move(gateways), std::move(journal_key).value(), metrics,
                                            logging_.logger("apply"));
     apply->start();
+    // The sharing sweeps: share and owner changes made in a CRM, which its capture cannot see.
+    auto sweep = [&](std::unique_ptr<CrmSharingSource> source) {
+      SharingSweepSettings sweep_settings;
+      sweep_settings.topic = config_.kafka.topic_prefix + ".changes." + std::string(mapping::to_string(source->side()));
+      sweep_settings.interval = config_.permissions.sharing_sweep_interval;
+      sweeps.push_back(std::make_unique<SharingSweep>(sweep_settings, std::move(source), principals, state_settings,
+                                                      kafka_settings_from(config_), metrics,
+                                                      logging_.logger("sharing")));
+      sweeps.back()->start();
+    };
+    if (principals && salesforce && salesforce->client() != nullptr) sweep(salesforce_sharing_source(*salesforce->client()));
+    if (principals && dynamics && dynamics->client() != nullptr) {
+      sweep(dynamics_sharing_source(*dynamics->client(), static_cast<std::size_t>(config_.dynamics->batch_size)));
+    }
   } else {
     log->info("apply workers disabled: no [engine] section (or engine.enabled = false)");
   }
@@ -330,6 +354,7 @@ int DaemonProcess::run() {
     capture->stop();  // stop intake: drain in-flight events to Kafka and confirm them
     capture->publish_metrics();
   }
+  for (auto& sweep : sweeps) sweep->stop();
   if (apply) apply->stop();  // finish (or give up) the batch in flight; uncommitted events are re-delivered
   if (salesforce) salesforce->stop();
   if (dynamics) dynamics->stop();

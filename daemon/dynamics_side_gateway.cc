@@ -133,4 +133,10 @@ mapping::Result<std::vector<mapping::CrmWriteResult>> DynamicsSideGateway::write
   return applier_.apply(writes, std::chrono::steady_clock::now() + call_timeout_);
 }
 
+mapping::Result<std::vector<mapping::Status>> DynamicsSideGateway::write_shares(
+    const std::vector<mapping::CrmShareWrite>& shares) {
+  if (shares.empty()) return std::vector<mapping::Status>{};
+  return applier_.apply_shares(shares, std::chrono::steady_clock::now() + call_timeout_);
+}
+
 }  // namespace crmsync::daemon

@@ -41,6 +41,7 @@ class DynamicsSideGateway : public SideGateway {
   // versions).
   mapping::Result<std::vector<mapping::CrmWriteResult>> write(
       const std::vector<mapping::CrmRecordWrite>& writes, const std::string& origin) override;
+  mapping::Result<std::vector<mapping::Status>> write_shares(const std::vector<mapping::CrmShareWrite>& shares) override;
 
  private:
   // The rows whose `key_field` equals one of `values` (and that meet `condition`, an OData filter

@@ -269,6 +269,11 @@ mapping::Result<std::vector<CrmWriteResult>> PrmSideGateway::write(
       upsert.prm_id = write.prm_id;
       upsert.fields = write.fields;
       upsert.actor = {mapping::Actor::Kind::integration, "crmsync", ""};
+      if (write.prm_sharing) {
+        upsert.owner_partner_org.emplace(write.prm_sharing->owner_partner_org);  // set, possibly to NULL
+        upsert.owner_user.emplace(write.prm_sharing->owner_user);
+        upsert.grants = write.prm_sharing->grants;
+      }
       prm_writes.emplace_back(std::move(upsert));
       result.created = !existing.value().contains(write.prm_id);
     } else {

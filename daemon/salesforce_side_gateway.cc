@@ -158,4 +158,20 @@ mapping::Result<std::vector<mapping::CrmWriteResult>> SalesforceSideGateway::wri
   return sink_.apply(writes, std::chrono::steady_clock::now() + call_timeout_);
 }
 
+mapping::Result<std::vector<mapping::Status>> SalesforceSideGateway::write_shares(
+    const std::vector<mapping::CrmShareWrite>& shares) {
+  if (shares.empty()) return std::vector<mapping::Status>{};
+  auto results = sink_.apply_shares(shares, std::chrono::steady_clock::now() + call_timeout_);
+  if (!results) return results.error();
+  std::vector<mapping::Status> statuses;
+  for (auto& result : results.value()) {
+    if (result.error) {
+      statuses.emplace_back(*result.error);
+    } else {
+      statuses.push_back(mapping::ok_status());
+    }
+  }
+  return statuses;
+}
+
 }  // namespace crmsync::daemon

@@ -40,6 +40,7 @@ class SalesforceSideGateway : public SideGateway {
   // `origin` is not sent: the client marks every request with Sforce-Call-Options.
   mapping::Result<std::vector<mapping::CrmWriteResult>> write(
       const std::vector<mapping::CrmRecordWrite>& writes, const std::string& origin) override;
+  mapping::Result<std::vector<mapping::Status>> write_shares(const std::vector<mapping::CrmShareWrite>& shares) override;
 
  private:
   // The records whose `key_field` is one of `values` (and that meet `condition`, a SOQL condition

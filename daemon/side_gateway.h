@@ -49,6 +49,15 @@ class SideGateway {
   // message; CRM call options are set by the client).
   virtual mapping::Result<std::vector<mapping::CrmWriteResult>> write(const std::vector<mapping::CrmRecordWrite>& writes,
                                                                       const std::string& origin) = 0;
+
+  // Grants and revocations on records of a CRM (Salesforce Manual shares, Dataverse access
+  // rights), one status per share in order; a failed share does not fail its neighbours. The
+  // PRM's sharing travels with its record writes (CrmRecordWrite::prm_sharing) instead.
+  virtual mapping::Result<std::vector<mapping::Status>> write_shares(const std::vector<mapping::CrmShareWrite>& shares) {
+    if (shares.empty()) return std::vector<mapping::Status>{};
+    return mapping::SyncError{mapping::ErrorClass::fatal,
+                              std::string(mapping::to_string(side())) + " takes no separate share writes"};
+  }
 };
 
 }  // namespace crmsync::daemon

@@ -21,6 +21,8 @@ struct CrmRecordWrite {
   std::vector<Field> fields;          // CRM-native names
   std::optional<std::string> owner_id;  // Salesforce OwnerId (user/queue); Dataverse owner team or user
   std::optional<std::string> etag;      // Dataverse If-Match, when the engine asks for optimistic concurrency
+  // PRM only: the record's whole sharing (owner columns and share rows), when it is to be set.
+  std::optional<Sharing> prm_sharing;
 };
 
 // The outcome of one write of a batch: a failed record does not fail its neighbours.

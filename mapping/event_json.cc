@@ -64,12 +64,9 @@ Result<Actor> parse_actor(const Value& root) {
   return actor;
 }
 
-Result<Sharing> parse_sharing(const Value& root) {
+Result<Sharing> parse_sharing_value(const Value& value) {
   Sharing sharing;
-  auto member = root.FindMember("sharing");
-  if (member == root.MemberEnd() || member->value.IsNull()) return sharing;
-  if (!member->value.IsObject()) return malformed("sharing must be an object");
-  const Value& value = member->value;
+  if (!value.IsObject()) return malformed("sharing must be an object");
   if (auto owner = value.FindMember("owner");
       owner != value.MemberEnd() && !owner->value.IsNull()) {
     if (!owner->value.IsObject()) return malformed("sharing.owner must be an object");
@@ -98,6 +95,12 @@ Result<Sharing> parse_sharing(const Value& root) {
   }
   sharing.record_type = string_member(value, "record_type").value_or("");
   return sharing;
+}
+
+Result<Sharing> parse_sharing(const Value& root) {
+  auto member = root.FindMember("sharing");
+  if (member == root.MemberEnd() || member->value.IsNull()) return Sharing{};
+  return parse_sharing_value(member->value);
 }
 
 Result<std::optional<SharingChange>> parse_sharing_change(const Value& root) {
@@ -275,6 +278,30 @@ Result<std::map<std::string, FieldValue>> parse_fields_json(std::string_view jso
     fields.emplace(std::move(name), std::move(value).value());
   }
   return fields;
+}
+
+std::string sharing_to_json(const Sharing& sharing) {
+  auto optional_text = [](const std::optional<std::string>& text) {
+    return text ? to_json_value(FieldValue::string_value(*text)) : std::string("null");
+  };
+  std::string out = "{\"owner\":{\"partner_org\":" + optional_text(sharing.owner_partner_org) +
+                    ",\"user\":" + optional_text(sharing.owner_user) + "},\"grants\":[";
+  bool first = true;
+  for (const auto& grant : sharing.grants) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"principal\":" + to_json_value(FieldValue::string_value(grant.principal)) + ",\"access\":\"" +
+           std::string(to_string(grant.access)) + "\"}";
+  }
+  return out + "]}";
+}
+
+Result<Sharing> parse_sharing_json(std::string_view json) {
+  rapidjson::Document document;
+  document.Parse(json.data(), json.size());
+  if (document.HasParseError()) return malformed("stored sharing is not JSON");
+  if (document.IsObject() && document.ObjectEmpty()) return Sharing{};
+  return parse_sharing_value(document);
 }
 
 }  // namespace crmsync::mapping

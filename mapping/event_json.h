@@ -20,4 +20,9 @@ Result<CanonicalEvent> parse_event(std::string_view json);
 std::string fields_to_json(const std::map<std::string, FieldValue>& fields);
 Result<std::map<std::string, FieldValue>> parse_fields_json(std::string_view json);
 
+// A record's sharing as stored with its base (the "sharing" object of an event), and back. "{}" is
+// no sharing at all.
+std::string sharing_to_json(const Sharing& sharing);
+Result<Sharing> parse_sharing_json(std::string_view json);
+
 }  // namespace crmsync::mapping

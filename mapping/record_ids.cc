@@ -26,4 +26,11 @@ std::optional<ObjectKind> parse_object_kind(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<Side> parse_side(std::string_view text) {
+  for (Side side : {Side::prm, Side::salesforce, Side::dynamics}) {
+    if (to_string(side) == text) return side;
+  }
+  return std::nullopt;
+}
+
 }  // namespace crmsync::mapping

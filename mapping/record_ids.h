@@ -15,5 +15,6 @@ enum class ObjectKind { account, deal };
 std::string_view to_string(Side side);
 std::string_view to_string(ObjectKind kind);
 std::optional<ObjectKind> parse_object_kind(std::string_view text);
+std::optional<Side> parse_side(std::string_view text);
 
 }  // namespace crmsync::mapping

@@ -4,6 +4,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <rapidjson/document.h>
 
 namespace crmsync::mapping {
 
@@ -12,13 +13,6 @@ namespace {
 using Access = ShareGrant::Access;
 
 Access stronger(Access a, Access b) { return a == Access::edit || b == Access::edit ? Access::edit : Access::read; }
-
-std::optional<Access> grant_of(const Sharing& sharing, const std::string& principal) {
-  for (const auto& grant : sharing.grants) {
-    if (grant.principal == principal) return grant.access;
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -75,79 +69,68 @@ std::vector<CrmShareWrite> share_writes(ObjectKind object, const std::string& cr
   return revocations;
 }
 
-SharingChange observed_sharing_change(Side side, const Sharing& base, const std::optional<std::string>& owner,
-                                      const std::vector<CrmShare>& shares, const PrincipalMap& map) {
+SharingChange observed_sharing_change(Side side, const Sharing& base, const SideSharing& last_known,
+                                      const SideSharing& current, const PrincipalMap& map) {
   SharingChange change;
-  // What the CRM holds, in canonical principals (principals no partner's are left out).
-  std::map<std::string, Access> observed;
-  for (const auto& share : shares) {
-    auto canonical = map.from_side(side, share.principal_id);
-    if (!canonical) continue;
-    auto [at, inserted] = observed.emplace(*canonical, share.access);
-    if (!inserted) at->second = stronger(at->second, share.access);
-  }
-  std::optional<std::string> owner_canonical = owner ? map.from_side(side, *owner) : std::nullopt;
-
+  auto canonical = [&](const std::optional<std::string>& principal) -> std::optional<std::string> {
+    return principal ? map.from_side(side, *principal) : std::nullopt;
+  };
   std::optional<std::string> base_org =
       base.owner_partner_org ? std::optional<std::string>(PrincipalMap::org_principal(*base.owner_partner_org))
                              : std::nullopt;
-  if (side == Side::salesforce) {
-    // Owner user: OwnerId. A partner user who owns it, or (when the base owner could be written
-    // here) an internal owner, which takes the record away from the partner user.
-    std::optional<std::string> base_user =
-        base.owner_user ? std::optional<std::string>(PrincipalMap::user_principal(*base.owner_user)) : std::nullopt;
-    if (owner_canonical && owner_canonical->starts_with("partner_user:")) {
-      if (owner_canonical != base_user) {
-        change.owner_user_changed = true;
-        change.owner_user = owner_canonical->substr(13);
-      }
-    } else if (base_user && map.to_side(side, *base_user)) {
+  auto clear_owner_org = [&] {
+    if (!base.owner_partner_org) return;
+    change.owner_partner_org_changed = true;
+    change.owner_partner_org.reset();
+  };
+
+  // The owner: Salesforce OwnerId is the owner user; Dataverse ownerid the owner org's team.
+  std::optional<std::string> owner_before = canonical(last_known.owner);
+  std::optional<std::string> owner_now = canonical(current.owner);
+  if (owner_before != owner_now) {
+    if (side == Side::salesforce) {
       change.owner_user_changed = true;
-      change.owner_user.reset();
-    }
-    // Owner org: its group's Edit share. Gone (or only Read) when the org was taken off the record.
-    if (base_org && map.to_side(side, *base_org)) {
-      auto found = observed.find(*base_org);
-      if (found == observed.end() || found->second != Access::edit) {
+      if (owner_now && owner_now->starts_with("partner_user:")) change.owner_user = owner_now->substr(13);
+    } else if (side == Side::dynamics) {
+      if (owner_now && owner_now->starts_with("partner_org:")) {
         change.owner_partner_org_changed = true;
-        change.owner_partner_org.reset();
+        change.owner_partner_org = owner_now->substr(12);
       } else {
-        observed.erase(found);  // the owner org's own share, not a grant
+        clear_owner_org();
       }
-    }
-  } else if (side == Side::dynamics) {
-    if (owner_canonical && owner_canonical->starts_with("partner_org:")) {
-      if (owner_canonical != base_org) {
-        change.owner_partner_org_changed = true;
-        change.owner_partner_org = owner_canonical->substr(12);
-        if (base.owner_user) {
-          const auto* user = map.user(*base.owner_user);
-          if (user == nullptr || user->partner_org != *change.owner_partner_org) {
-            change.owner_user_changed = true;
-            change.owner_user.reset();
-          }
+      if (base.owner_user) {
+        const auto* user = map.user(*base.owner_user);
+        if (!change.owner_partner_org || user == nullptr || user->partner_org != *change.owner_partner_org) {
+          change.owner_user_changed = true;
+          change.owner_user.reset();
         }
       }
-      observed.erase(*owner_canonical);
-    } else if (base_org && map.to_side(side, *base_org)) {
-      change.owner_partner_org_changed = true;
-      change.owner_partner_org.reset();
-      if (base.owner_user) {
-        change.owner_user_changed = true;
-        change.owner_user.reset();
-      }
     }
   }
-  // Grants: only those the side can hold are compared.
-  for (const auto& [principal, access] : observed) {
-    auto had = grant_of(base, principal);
-    if (!had || *had != access) change.granted.push_back({principal, access});
+
+  // Shares added or changed.
+  for (const auto& [principal, access] : current.shares) {
+    auto before = last_known.shares.find(principal);
+    if (before != last_known.shares.end() && before->second == access) continue;
+    auto name = map.from_side(side, principal);
+    if (!name) continue;  // no partner's
+    if (side == Side::salesforce && name == base_org) {
+      if (access == Access::edit) continue;  // the owner org's own share, back as it was
+      clear_owner_org();                     // demoted to Read: the org no longer owns it
+    }
+    if (side == Side::dynamics && name == owner_now) continue;  // the owner team itself
+    change.granted.push_back({*name, access});
   }
-  for (const auto& grant : base.grants) {
-    if (observed.count(grant.principal) != 0 || !map.to_side(side, grant.principal)) continue;
-    // Dataverse: a grant to the owner team is the ownership itself.
-    if (side == Side::dynamics && owner_canonical == grant.principal) continue;
-    change.revoked.push_back(grant.principal);
+  // Shares removed.
+  for (const auto& [principal, access] : last_known.shares) {
+    if (current.shares.count(principal) != 0) continue;
+    auto name = map.from_side(side, principal);
+    if (!name) continue;
+    if (side == Side::salesforce && name == base_org) {
+      clear_owner_org();  // the owner org's group lost the record
+      continue;
+    }
+    change.revoked.push_back(*name);
   }
   return change;
 }
@@ -225,6 +208,50 @@ AuthorizationDecision authorize_partner_change(const PartnerChange& change, cons
   }
   if (!why.empty()) decision.reason = fmt::format("partner user {}: {}", actor.id, fmt::join(why, "; "));
   return decision;
+}
+
+std::string side_sharing_to_json(const std::map<Side, SideSharing>& sharing) {
+  auto text = [](const std::string& value) { return to_json_value(FieldValue::string_value(value)); };
+  std::string out = "{";
+  for (const auto& [side, held] : sharing) {
+    if (out.size() > 1) out += ',';
+    out += text(std::string(to_string(side))) + ":{\"owner\":" + (held.owner ? text(*held.owner) : "null") +
+           ",\"shares\":{";
+    bool first = true;
+    for (const auto& [principal, access] : held.shares) {
+      if (!first) out += ',';
+      first = false;
+      out += text(principal) + ":\"" + std::string(to_string(access)) + "\"";
+    }
+    out += "}}";
+  }
+  return out + "}";
+}
+
+Result<std::map<Side, SideSharing>> parse_side_sharing_json(std::string_view json) {
+  auto malformed = [](std::string what) {
+    return SyncError{ErrorClass::invalid, "stored side sharing: " + what + " (the state database was edited?)"};
+  };
+  rapidjson::Document document;
+  document.Parse(json.data(), json.size());
+  if (document.HasParseError() || !document.IsObject()) return malformed("not a JSON object");
+  std::map<Side, SideSharing> out;
+  for (const auto& member : document.GetObject()) {
+    auto side = parse_side(member.name.GetString());
+    if (!side || !member.value.IsObject()) return malformed("unknown side or not an object");
+    SideSharing& held = out[*side];
+    auto owner = member.value.FindMember("owner");
+    if (owner != member.value.MemberEnd() && owner->value.IsString()) held.owner = owner->value.GetString();
+    auto shares = member.value.FindMember("shares");
+    if (shares == member.value.MemberEnd() || !shares->value.IsObject()) return malformed("shares missing");
+    for (const auto& share : shares->value.GetObject()) {
+      if (!share.value.IsString()) return malformed("a share's access is not a string");
+      std::string_view access = share.value.GetString();
+      if (access != "read" && access != "edit") return malformed("a share's access is neither read nor edit");
+      held.shares[share.name.GetString()] = access == "edit" ? Access::edit : Access::read;
+    }
+  }
+  return out;
 }
 
 }  // namespace crmsync::mapping

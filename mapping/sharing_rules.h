@@ -18,6 +18,7 @@
 #include "mapping/crm_writes.h"
 #include "mapping/mapping_definition.h"
 #include "mapping/principal_map.h"
+#include "mapping/sync_error.h"
 
 namespace crmsync::mapping {
 
@@ -34,16 +35,23 @@ struct SideSharing {
 
 SideSharing sharing_on_side(const Sharing& sharing, Side side, const PrincipalMap& map);
 
+// Per-CRM side sharing as stored with a synced record ({"salesforce":{"owner":…,"shares":{…}}}),
+// and back. Unresolved principals are not stored.
+std::string side_sharing_to_json(const std::map<Side, SideSharing>& sharing);
+Result<std::map<Side, SideSharing>> parse_side_sharing_json(std::string_view json);
+
 // The share writes that turn `before` into `after` on one CRM record: revocations first, then
 // grants (so that a record is never more visible during the change than after it).
 std::vector<CrmShareWrite> share_writes(ObjectKind object, const std::string& crm_record_id,
                                         const SideSharing& before, const SideSharing& after);
 
-// A CRM's sharing of one record as read back (owner and shares in that CRM's principals), as a
-// canonical change of `base`: only what the CRM can express and the map can resolve counts, so a
-// grant to a principal the CRM cannot hold is never read as revoked there.
-SharingChange observed_sharing_change(Side side, const Sharing& base, const std::optional<std::string>& owner,
-                                      const std::vector<CrmShare>& shares, const PrincipalMap& map);
+// A CRM's sharing of one record as read back now (`current`, in that CRM's principals), compared
+// with what crmsync last wrote or saw there (`last_known`), as a canonical change of `base`. Only
+// differences count, so a grant the CRM never held is never read as revoked there, and principals
+// that are no partner's (internal users, teams) are ignored. On Salesforce the owner org's group
+// losing its Edit share takes the record away from the org.
+SharingChange observed_sharing_change(Side side, const Sharing& base, const SideSharing& last_known,
+                                      const SideSharing& current, const PrincipalMap& map);
 
 // Whether a PRM change by a partner user may be propagated (DESIGN §3 inbound authorization).
 struct PartnerChange {

@@ -45,31 +45,67 @@ mapping::Status SyncRecordStore::lock(std::vector<std::string> keys) {
       {json_string_array(keys)}));
 }
 
+namespace {
+
+constexpr const char* kRecordColumns =
+    "record_id, on_prm, salesforce_id, dynamics_id, base, versions, deleted, sharing, sharing_version, side_sharing";
+
+mapping::Result<SyncRecord> record_from_row(mapping::ObjectKind object, const QueryRow& row) {
+  SyncRecord record;
+  record.object = object;
+  record.record_id = row[0].value_or("");
+  record.on_prm = row[1] == "t";
+  record.salesforce_id = row[2];
+  record.dynamics_id = row[3];
+  auto base = mapping::parse_fields_json(row[4].value_or("{}"));
+  if (!base) return base.error();
+  record.base = std::move(base).value();
+  auto versions = mapping::parse_fields_json(row[5].value_or("{}"));
+  if (!versions) return versions.error();
+  for (const auto& [side, value] : versions.value()) record.versions[side] = value.text;
+  record.deleted = row[6] == "t";
+  auto sharing = mapping::parse_sharing_json(row[7].value_or("{}"));
+  if (!sharing) return sharing.error();
+  record.sharing = std::move(sharing).value();
+  record.sharing_version = std::stoll(row[8].value_or("0"));
+  auto side_sharing = mapping::parse_side_sharing_json(row[9].value_or("{}"));
+  if (!side_sharing) return side_sharing.error();
+  record.side_sharing = std::move(side_sharing).value();
+  return record;
+}
+
+}  // namespace
+
 mapping::Result<std::map<std::string, SyncRecord>> SyncRecordStore::load(mapping::ObjectKind object,
                                                                          const std::vector<std::string>& record_ids) {
   std::map<std::string, SyncRecord> records;
   if (record_ids.empty()) return records;
-  auto rows = execute_(fmt::format("SELECT record_id, on_prm, salesforce_id, dynamics_id, base, versions, deleted "
-                                   "FROM {}.sync_records WHERE object = $1 AND record_id IN "
+  auto rows = execute_(fmt::format("SELECT {} FROM {}.sync_records WHERE object = $1 AND record_id IN "
                                    "(SELECT jsonb_array_elements_text($2::jsonb))",
-                                   schema_),
+                                   kRecordColumns, schema_),
                        {std::string(mapping::to_string(object)), json_string_array(record_ids)});
   if (!rows) return rows.error();
   for (const QueryRow& row : rows.value()) {
-    SyncRecord record;
-    record.object = object;
-    record.record_id = row[0].value_or("");
-    record.on_prm = row[1] == "t";
-    record.salesforce_id = row[2];
-    record.dynamics_id = row[3];
-    auto base = mapping::parse_fields_json(row[4].value_or("{}"));
-    if (!base) return base.error();
-    record.base = std::move(base).value();
-    auto versions = mapping::parse_fields_json(row[5].value_or("{}"));
-    if (!versions) return versions.error();
-    for (const auto& [side, value] : versions.value()) record.versions[side] = value.text;
-    record.deleted = row[6] == "t";
-    records.emplace(record.record_id, std::move(record));
+    auto record = record_from_row(object, row);
+    if (!record) return record.error();
+    records.emplace(record.value().record_id, std::move(record).value());
+  }
+  return records;
+}
+
+mapping::Result<std::vector<SyncRecord>> SyncRecordStore::synced_on(mapping::ObjectKind object, mapping::Side side,
+                                                                    const std::string& after, std::size_t limit) {
+  std::string column = side == mapping::Side::salesforce ? "salesforce_id" : "dynamics_id";
+  auto rows = execute_(fmt::format("SELECT {} FROM {}.sync_records WHERE object = $1 AND {} IS NOT NULL AND NOT deleted "
+                                   "AND record_id > $2 ORDER BY record_id LIMIT {}",
+                                   kRecordColumns, schema_, column, limit),
+                       {std::string(mapping::to_string(object)), after});
+  if (!rows) return rows.error();
+  std::vector<SyncRecord> records;
+  for (const QueryRow& row : rows.value()) {
+    auto record = record_from_row(object, row);
+    if (!record) return record.error();
+    records.push_back(std::move(record).value());
   }
   return records;
 }
@@ -93,14 +129,28 @@ mapping::Result<std::map<std::string, std::string>> SyncRecordStore::find_by_sid
 mapping::Status SyncRecordStore::save(const SyncRecord& record) {
   return as_status(execute_(
       fmt::format("INSERT INTO {}.sync_records (object, record_id, on_prm, salesforce_id, dynamics_id, base, versions, "
-                  "deleted) VALUES ($1, $2, $3::boolean, $4, $5, $6, $7, $8::boolean) ON CONFLICT (object, record_id) DO "
+                  "deleted, sharing, sharing_version, side_sharing) VALUES ($1, $2, $3::boolean, $4, $5, $6, $7, "
+                  "$8::boolean, $9, $10::bigint, $11) ON CONFLICT (object, record_id) DO "
                   "UPDATE SET on_prm = EXCLUDED.on_prm, salesforce_id = EXCLUDED.salesforce_id, dynamics_id = "
                   "EXCLUDED.dynamics_id, base = EXCLUDED.base, versions = EXCLUDED.versions, deleted = EXCLUDED.deleted, "
-                  "updated_at = now()",
+                  "sharing = EXCLUDED.sharing, sharing_version = EXCLUDED.sharing_version, "
+                  "side_sharing = EXCLUDED.side_sharing, updated_at = now()",
                   schema_),
       {std::string(mapping::to_string(record.object)), record.record_id, record.on_prm ? "true" : "false",
        record.salesforce_id, record.dynamics_id, mapping::fields_to_json(record.base), versions_json(record.versions),
-       record.deleted ? "true" : "false"}));
+       record.deleted ? "true" : "false", mapping::sharing_to_json(record.sharing),
+       std::to_string(record.sharing_version), mapping::side_sharing_to_json(record.side_sharing)}));
+}
+
+mapping::Status SyncRecordStore::record_denial(const std::string& event_id, mapping::ObjectKind object,
+                                               const std::string& record_id, const std::string& actor,
+                                               const std::optional<std::string>& partner_org, std::string_view scope,
+                                               const std::string& reason) {
+  return as_status(execute_(fmt::format("INSERT INTO {}.denied_changes (event_id, object, record_id, actor, partner_org, "
+                                        "scope, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                        schema_),
+                            {event_id, std::string(mapping::to_string(object)), record_id, actor, partner_org,
+                             std::string(scope), reason}));
 }
 
 mapping::Result<std::set<std::string>> SyncRecordStore::already_applied(const std::vector<std::string>& event_ids) {

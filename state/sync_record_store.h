@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mapping/canonical_event.h"
+#include "mapping/sharing_rules.h"
 #include "mapping/sync_error.h"
 #include "state/state_database.h"
 
@@ -24,6 +25,10 @@ struct SyncRecord {
   std::map<std::string, mapping::FieldValue> base;
   std::map<std::string, std::string> versions;  // side name -> version last seen
   bool deleted = false;
+  mapping::Sharing sharing;        // owner and grants as every side last agreed on them
+  long long sharing_version = 0;   // moves whenever `sharing` changes
+  // Per CRM: the owner and shares crmsync last wrote or saw there, in that CRM's principals.
+  std::map<mapping::Side, mapping::SideSharing> side_sharing;
 };
 
 // A manual conflict to queue.
@@ -50,6 +55,10 @@ class SyncRecordStore {
 
   mapping::Result<std::map<std::string, SyncRecord>> load(mapping::ObjectKind object,
                                                           const std::vector<std::string>& record_ids);
+  // Records synced to a CRM `side` and not deleted, ordered by record id, after `after`, at most
+  // `limit` (the sharing sweep pages through them).
+  mapping::Result<std::vector<SyncRecord>> synced_on(mapping::ObjectKind object, mapping::Side side,
+                                                     const std::string& after, std::size_t limit);
   // side id -> record id, for the ids that are mapped.
   mapping::Result<std::map<std::string, std::string>> find_by_side_ids(mapping::ObjectKind object, mapping::Side side,
                                                                        const std::vector<std::string>& side_ids);
@@ -72,6 +81,10 @@ class SyncRecordStore {
   // Deletes applied from `source` within `window` (the delete guard's count).
   mapping::Result<long long> recent_deletes(mapping::Side source, std::chrono::milliseconds window);
   mapping::Status record_delete(mapping::Side source);
+  // A PRM change denied by the inbound authorization (the journal holds the details too).
+  mapping::Status record_denial(const std::string& event_id, mapping::ObjectKind object, const std::string& record_id,
+                                const std::string& actor, const std::optional<std::string>& partner_org,
+                                std::string_view scope, const std::string& reason);
   mapping::Status hold_delete(const std::string& event_id, mapping::Side source, mapping::ObjectKind object,
                               const std::string& record_id, const std::string& event_json);
 

@@ -6,10 +6,10 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
-#include <random>
 #include <stdexcept>
 
 #include "connectors/dynamics/dataverse_odata.h"
+#include "connectors/dynamics/dataverse_shared_access.h"
 
 namespace crmsync::connectors::dynamics {
 
@@ -102,11 +102,6 @@ CrmWriteResult record_result(const CrmRecordWrite& write, const BatchPartRespons
   return result;
 }
 
-std::string random_boundary() {
-  static thread_local std::mt19937_64 generator{std::random_device{}()};
-  return fmt::format("batch_{:016x}", generator());
-}
-
 std::string share_target(const CrmShareWrite& share) {
   const EntitySet& set = entity_set_for(share.object);
   return fmt::format(R"({{"{}":"{}","@odata.type":"Microsoft.Dynamics.CRM.{}"}})", set.primary_key,
@@ -143,14 +138,10 @@ DataverseApplier::DataverseApplier(DataverseClient& client, DataverseApplySettin
 
 mapping::Result<std::vector<DataverseApplier::ChangeSetOutcome>> DataverseApplier::send_batch(
     const std::vector<ChangeSet>& sets, const std::string& what, http::Deadline deadline) {
-  std::string boundary = random_boundary();
-  DataverseRequest request;
-  request.method = "POST";
-  request.target = "$batch";
-  request.headers = {{"Content-Type", "multipart/mixed; boundary=" + boundary},
-                     {"Prefer", "odata.continue-on-error"}};
-  request.body = build_batch_body(sets, boundary);
-  request.description = fmt::format("POST $batch ({}, {} change sets)", what, sets.size());
+  std::string boundary = random_batch_boundary();
+  DataverseRequest request =
+      batch_request(boundary, build_batch_body(sets, boundary),
+                    fmt::format("POST $batch ({}, {} change sets)", what, sets.size()));
   ++batches_sent_;
   auto answer = client_.send(request, deadline);
   if (!answer) return answer.error();
@@ -169,15 +160,11 @@ mapping::Result<std::vector<DataverseApplier::ChangeSetOutcome>> DataverseApplie
       continue;
     }
     answered[*index] = true;
-    auto verdict = classify_dataverse(part.status, part.body, part.header("retry-after"), what);
-    if (verdict.kind == http::ResponseVerdict::Kind::success) {
-      outcomes[*index].parts.push_back(std::move(part));
-    } else {
-      SyncError error = verdict.error;
-      if (verdict.kind == http::ResponseVerdict::Kind::refresh_auth)
-        error.error_class = ErrorClass::auth;
-      outcomes[*index].error = error;
+    if (auto error = batch_part_error(part, what)) {
+      outcomes[*index].error = std::move(error);
       outcomes[*index].status = part.status;
+    } else {
+      outcomes[*index].parts.push_back(std::move(part));
     }
   }
   for (std::size_t i = 0; i < sets.size(); ++i) {
@@ -293,39 +280,13 @@ mapping::Result<std::vector<SharedPrincipal>> DataverseApplier::shared_principal
 mapping::Result<std::vector<SharedPrincipal>> retrieve_shared_principals(
     DataverseClient& client, mapping::ObjectKind object, const std::string& crm_record_id,
     http::Deadline deadline) {
-  const EntitySet& set = entity_set_for(object);
   DataverseRequest request;
-  request.target = "RetrieveSharedPrincipalsAndAccess(Target=@t)?@t=" +
-                   url_encode(fmt::format("{{'@odata.id':'{}({})'}}", set.set_name, crm_record_id));
-  request.description =
-      fmt::format("GET RetrieveSharedPrincipalsAndAccess {} id={}", set.set_name, crm_record_id);
+  request.target = shared_principals_target(object, crm_record_id);
+  request.description = fmt::format("GET RetrieveSharedPrincipalsAndAccess {} id={}",
+                                    entity_set_for(object).set_name, crm_record_id);
   auto answer = client.send(request, deadline);
   if (!answer) return answer.error();
-  rapidjson::Document doc;
-  doc.Parse(answer.value().body.c_str());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("PrincipalAccesses") ||
-      !doc["PrincipalAccesses"].IsArray()) {
-    return SyncError{ErrorClass::invalid,
-                     "dataverse: " + request.description + ": no PrincipalAccesses in the answer"};
-  }
-  std::vector<SharedPrincipal> out;
-  for (const auto& entry : doc["PrincipalAccesses"].GetArray()) {
-    if (!entry.IsObject() || !entry.HasMember("Principal") || !entry["Principal"].IsObject())
-      continue;
-    const auto& principal = entry["Principal"];
-    SharedPrincipal shared;
-    std::string type = principal.HasMember("@odata.type") && principal["@odata.type"].IsString()
-                           ? principal["@odata.type"].GetString()
-                           : "";
-    auto dot = type.rfind('.');
-    shared.principal.logical_name = dot == std::string::npos ? type : type.substr(dot + 1);
-    if (principal.HasMember("ownerid") && principal["ownerid"].IsString())
-      shared.principal.id = principal["ownerid"].GetString();
-    if (entry.HasMember("AccessMask") && entry["AccessMask"].IsString())
-      shared.access_mask = entry["AccessMask"].GetString();
-    out.push_back(std::move(shared));
-  }
-  return out;
+  return parse_shared_principals(answer.value().body, request.description);
 }
 
 }  // namespace crmsync::connectors::dynamics

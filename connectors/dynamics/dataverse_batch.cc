@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <random>
+
+#include "connectors/dynamics/dataverse_errors.h"
 
 namespace crmsync::connectors::dynamics {
 
@@ -175,6 +178,48 @@ std::string build_batch_body(const std::vector<ChangeSet>& change_sets, std::str
   }
   out += fmt::format("--{}--\r\n", boundary);
   return out;
+}
+
+std::string build_request_batch_body(const std::vector<BatchOperation>& requests,
+                                     std::string_view boundary) {
+  std::string out;
+  for (const BatchOperation& op : requests) {
+    out += fmt::format(
+        "--{}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        "{} {} HTTP/1.1\r\n",
+        boundary, op.method, op.url);
+    if (!op.body.empty()) out += "Content-Type: application/json; charset=utf-8\r\n";
+    for (const auto& [name, value] : op.headers) out += name + ": " + value + "\r\n";
+    out += "\r\n" + op.body + "\r\n";
+  }
+  out += fmt::format("--{}--\r\n", boundary);
+  return out;
+}
+
+std::string random_batch_boundary() {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  return fmt::format("batch_{:016x}", generator());
+}
+
+DataverseRequest batch_request(const std::string& boundary, std::string body,
+                               std::string description) {
+  DataverseRequest request;
+  request.method = "POST";
+  request.target = "$batch";
+  request.headers = {{"Content-Type", "multipart/mixed; boundary=" + boundary},
+                     {"Prefer", "odata.continue-on-error"}};
+  request.body = std::move(body);
+  request.description = std::move(description);
+  return request;
+}
+
+std::optional<SyncError> batch_part_error(const BatchPartResponse& part, std::string_view what) {
+  auto verdict = classify_dataverse(part.status, part.body, part.header("retry-after"), what);
+  if (verdict.kind == http::ResponseVerdict::Kind::success) return std::nullopt;
+  SyncError error = verdict.error;
+  if (verdict.kind == http::ResponseVerdict::Kind::refresh_auth)
+    error.error_class = ErrorClass::auth;
+  return error;
 }
 
 mapping::Result<std::vector<BatchPartResponse>> parse_batch_response(std::string_view content_type,

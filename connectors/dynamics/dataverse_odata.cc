@@ -31,15 +31,26 @@ std::string alternate_key(std::string_view prm_id) {
   return fmt::format("{}='{}'", kPrmIdKey, encoded);
 }
 
+bool is_guid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : std::isxdigit(static_cast<unsigned char>(text[i])) == 0)
+      return false;
+  }
+  return true;
+}
+
+std::string canonical_guid(std::string_view guid) {
+  std::string out(guid);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::optional<std::string> trailing_guid(std::string_view entity_id) {
   if (entity_id.size() < 38 || entity_id.back() != ')') return std::nullopt;
   std::string_view guid = entity_id.substr(entity_id.size() - 37, 36);
-  if (entity_id[entity_id.size() - 38] != '(') return std::nullopt;
-  for (std::size_t i = 0; i < guid.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? guid[i] != '-' : std::isxdigit(static_cast<unsigned char>(guid[i])) == 0)
-      return std::nullopt;
-  }
+  if (entity_id[entity_id.size() - 38] != '(' || !is_guid(guid)) return std::nullopt;
   return std::string(guid);
 }
 

@@ -138,12 +138,14 @@ PrmEventBuilder::PrmEventBuilder(PrmBindings bindings, std::string system_id)
 
 BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction) {
   BuiltTransaction built;
-  if (transaction.written_by_crmsync) return built;  // echo of our own apply
+  // An echo of crmsync's own apply is not sent back, but the sharing it wrote is kept in the view,
+  // so that later events carry the record's whole sharing and their changes are computed against it.
+  const bool echo = transaction.written_by_crmsync;
   std::string lsn = transaction.commit.commit_lsn.to_string();
   std::string occurred_at = postgres_time_to_rfc3339(transaction.commit.commit_time_us);
   std::size_t position = 0;
 
-  for (const auto& truncate : transaction.truncates) {
+  for (const auto& truncate : echo ? std::vector<TruncatedRelations>{} : transaction.truncates) {
     for (const auto& relation : truncate.relations) {
       std::string table = relation->schema + "." + relation->name;
       built.dead_letters.push_back(
@@ -175,6 +177,7 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
       }
       SharingView::RecordKey key{*object, *record_id};
       std::string principal = *principal_type + ":" + *principal_id;
+      mapping::Sharing previous = sharing_.sharing_of(key);
       if (change.kind == RowChange::Kind::remove) {
         sharing_.revoke(key, principal);
       } else {
@@ -200,7 +203,7 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
       }
       // A share of a record deleted earlier in this transaction (its shares go with it), or of a
       // record whose own row comes later in it: the record's own event carries the sharing.
-      if (!sharing_.knows_record(key)) continue;
+      if (echo || !sharing_.knows_record(key)) continue;
       CanonicalEvent event;
       event.event_id = mapping::stable_event_id(fmt::format("prm|{}|{}|{}", system_id_, lsn, position));
       event.object = *object;
@@ -211,6 +214,7 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
       event.actor.kind = mapping::Actor::Kind::integration;
       event.changed = {"sharing"};
       event.sharing = sharing_.sharing_of(key);
+      event.sharing_change = mapping::sharing_difference(previous, event.sharing);
       built.events.push_back(std::move(event));
       continue;
     }
@@ -239,6 +243,7 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
       event.op = CanonicalEvent::Operation::remove;
       event.sharing = sharing_.sharing_of(key);
       sharing_.forget(key);
+      if (echo) continue;
       // A delete carries only the key (or the old row with REPLICA IDENTITY FULL): the actor of a
       // delete is not recorded in the row, so it is reported as the integration.
       event.actor = change.old_kind == 'O' ? actor_of(row, *binding) : mapping::Actor{};
@@ -270,16 +275,28 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
       if (changed) event.changed.push_back(name);
       event.fields.push_back({name, std::move(field)});
     }
-    auto owner_org = row.text(binding->owner_org_column);
-    auto owner_user = row.text(binding->owner_user_column);
-    bool owner_changed = true;
-    if (old_row) {
-      owner_changed = old_row->text(binding->owner_org_column) != owner_org ||
-                      old_row->text(binding->owner_user_column) != owner_user;
-    }
-    if (owner_changed && change.kind == RowChange::Kind::update) event.changed.push_back("sharing");
-    sharing_.set_owner(key, owner_org, owner_user);
+    // The owner columns against the view (which knows them without REPLICA IDENTITY FULL).
+    bool known_before = sharing_.knows_record(key);
+    mapping::Sharing previous = sharing_.sharing_of(key);
+    sharing_.set_owner(key, row.text(binding->owner_org_column), row.text(binding->owner_user_column));
+    if (echo) continue;
     event.sharing = sharing_.sharing_of(key);
+    if (change.kind == RowChange::Kind::insert) {
+      previous = mapping::Sharing{};
+    } else if (!known_before) {
+      // Not in the view (cannot happen once it is loaded): the old row's owners when the table
+      // has REPLICA IDENTITY FULL, otherwise the owner is taken as unchanged.
+      previous = event.sharing;
+      if (old_row) {
+        previous.owner_partner_org = old_row->text(binding->owner_org_column);
+        previous.owner_user = old_row->text(binding->owner_user_column);
+      }
+    }
+    mapping::SharingChange sharing_change = mapping::sharing_difference(previous, event.sharing);
+    if (!sharing_change.empty()) {
+      if (change.kind == RowChange::Kind::update) event.changed.push_back("sharing");
+      event.sharing_change = std::move(sharing_change);
+    }
     built.events.push_back(std::move(event));
   }
   return built;

@@ -36,6 +36,17 @@ PrmBindings reference_schema_bindings() {
                               "modified_by_id", bookkeeping});
   bindings.shares = {"prm", "shares", "object_type", "record_id", "principal_type", "principal_id",
                      "access"};
+  bindings.directory = {.schema = "prm",
+                        .orgs_table = "partner_orgs",
+                        .org_id_column = "id",
+                        .org_name_column = "name",
+                        .org_tier_column = "tier",
+                        .org_active_column = "active",
+                        .users_table = "partner_users",
+                        .user_id_column = "id",
+                        .user_org_column = "partner_org_id",
+                        .user_email_column = "email",
+                        .user_active_column = "active"};
   bindings.ignored_tables = {"prm.partner_orgs", "prm.partner_users", "prm.account_internal",
                              "prm.deal_internal"};
   return bindings;

@@ -36,9 +36,26 @@ struct ShareTableBinding {
   std::string access_column;
 };
 
+// The partner directory: the partner orgs (with their tier and active flag) and their users, which
+// the engine's authorization reads (connectors/prm/prm_directory_reader.h).
+struct PartnerDirectoryBinding {
+  std::string schema;
+  std::string orgs_table;
+  std::string org_id_column;
+  std::string org_name_column;
+  std::string org_tier_column;
+  std::string org_active_column;
+  std::string users_table;
+  std::string user_id_column;
+  std::string user_org_column;
+  std::string user_email_column;
+  std::string user_active_column;
+};
+
 struct PrmBindings {
   std::vector<RecordTableBinding> records;
   ShareTableBinding shares;
+  PartnerDirectoryBinding directory;
   // Tables in the publication that the capture deliberately does not turn into record events
   // (partner directory, internal fields): counted, never silently mistaken for records.
   std::set<std::string> ignored_tables;  // "schema.table"

@@ -17,7 +17,7 @@
 -- crmsync_prm; EXECUTE on pg_logical_emit_message revoked from PUBLIC in this database.
 
 \set ON_ERROR_STOP on
-\set prm_schema_version 2
+\set prm_schema_version 3
 
 SET client_min_messages = warning;
 BEGIN;
@@ -243,6 +243,14 @@ CREATE FUNCTION prm.is_session_org_user(p_user_id uuid) RETURNS boolean
   RETURN EXISTS (SELECT FROM prm.partner_users u
                   WHERE u.id = p_user_id AND u.active AND u.partner_org_id = prm.session_partner_org());
 
+-- The tier of the session's (active) partner org, else NULL. The deal rules gate discounts on it.
+-- A definer like the others, so the answer comes from the table itself, never from what the
+-- caller's privileges or policies on partner_orgs happen to show; the portal cannot change a tier
+-- (no write grant on partner_orgs).
+CREATE FUNCTION prm.session_partner_tier() RETURNS text
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  RETURN (SELECT o.tier FROM prm.partner_orgs o WHERE o.id = prm.session_partner_org());
+
 -- ======================================= triggers =============================================
 -- accounts and deals, BEFORE INSERT OR UPDATE (every role):
 --   updated_at = now(); row_version = 1 on insert, OLD + 1 on update; created_at kept on update.
@@ -316,29 +324,38 @@ BEGIN
 END
 $$;
 
--- deals, BEFORE INSERT OR UPDATE, the portal only: registration approval and discounts are the
--- vendor's decisions (otherwise a partner could approve its own registration), and a deal may
--- only move to an account the partner can see.
+-- deals, BEFORE INSERT OR UPDATE, the portal only: registration approval is the vendor's decision
+-- (otherwise a partner could approve its own registration); a discount may be set or changed
+-- only by a partner whose org is gold or platinum (on any deal it may insert or update: its own
+-- or one shared with it for edit), never by registered or silver partners; and a deal may only
+-- move to an account the partner can see.
 CREATE FUNCTION prm.check_partner_deal_rules() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v_tier text;
 BEGIN
   IF NOT prm.acting_as_portal() THEN
     RETURN NEW;
   END IF;
+  IF (TG_OP = 'INSERT' AND NEW.discount_percent IS NOT NULL)
+     OR (TG_OP = 'UPDATE' AND NEW.discount_percent IS DISTINCT FROM OLD.discount_percent) THEN
+    v_tier := prm.session_partner_tier();
+    IF v_tier IS NULL OR v_tier NOT IN ('gold', 'platinum') THEN
+      RAISE EXCEPTION 'prm: a partner org of tier % cannot set discount_percent', coalesce(v_tier, '(none)')
+        USING ERRCODE = 'insufficient_privilege', TABLE = 'deals', SCHEMA = 'prm',
+              HINT = 'only gold and platinum partner orgs may set a discount; the vendor sets it otherwise';
+    END IF;
+  END IF;
   IF TG_OP = 'INSERT' THEN
-    IF NEW.registration_status NOT IN ('draft', 'submitted') OR NEW.discount_percent IS NOT NULL THEN
-      RAISE EXCEPTION 'prm: a partner can create a deal only as draft or submitted and without a discount'
+    IF NEW.registration_status NOT IN ('draft', 'submitted') THEN
+      RAISE EXCEPTION 'prm: a partner can create a deal only as draft or submitted'
         USING ERRCODE = 'insufficient_privilege', TABLE = 'deals', SCHEMA = 'prm';
     END IF;
   ELSE
     IF NEW.registration_status IS DISTINCT FROM OLD.registration_status
        AND NEW.registration_status NOT IN ('draft', 'submitted') THEN
       RAISE EXCEPTION 'prm: a partner cannot set registration_status to %', NEW.registration_status
-        USING ERRCODE = 'insufficient_privilege', TABLE = 'deals', SCHEMA = 'prm';
-    END IF;
-    IF NEW.discount_percent IS DISTINCT FROM OLD.discount_percent THEN
-      RAISE EXCEPTION 'prm: a partner cannot change discount_percent'
         USING ERRCODE = 'insufficient_privilege', TABLE = 'deals', SCHEMA = 'prm';
     END IF;
     IF NEW.account_id IS DISTINCT FROM OLD.account_id AND NOT prm.session_can_see_account(NEW.account_id) THEN
@@ -522,11 +539,14 @@ GRANT SELECT ON prm.partner_orgs, prm.partner_users TO prm_portal;
 GRANT SELECT, INSERT, UPDATE, DELETE ON prm.accounts, prm.deals, prm.shares TO prm_portal;
 GRANT EXECUTE ON FUNCTION prm.setting_partner_org(), prm.setting_partner_user(), prm.acting_as_portal(),
   prm.session_partner_org(), prm.session_partner_user(), prm.shared_record_ids(text, text),
-  prm.owned_records(), prm.session_can_see_account(uuid), prm.is_session_org_user(uuid)
+  prm.owned_records(), prm.session_can_see_account(uuid), prm.is_session_org_user(uuid),
+  prm.session_partner_tier()
   TO prm_portal;
 
 -- The daemon: read and write every synced and internal table (BYPASSRLS: all partners' rows); it
--- owns nothing. The invoker helpers are called by the triggers whoever writes.
+-- owns nothing. The invoker helpers are called by the triggers whoever writes. SELECT on
+-- partner_orgs and partner_users is also what the engine's authorization reads the partner
+-- directory (orgs, tiers, users, active flags) with (connectors/prm/prm_directory_reader.h).
 GRANT SELECT, INSERT, UPDATE, DELETE ON prm.partner_orgs, prm.partner_users, prm.accounts, prm.deals,
   prm.shares, prm.account_internal, prm.deal_internal TO crmsync_prm;
 GRANT EXECUTE ON FUNCTION prm.setting_partner_org(), prm.setting_partner_user(), prm.acting_as_portal()

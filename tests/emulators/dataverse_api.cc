@@ -65,8 +65,9 @@ std::string DataverseCall::header(std::string_view name) const {
   return {};
 }
 
-DataverseApi::DataverseApi(EmulatorSettings settings, EmulatorClock& clock, CallStats& stats)
-    : settings_(std::move(settings)), clock_(clock), stats_(stats) {
+DataverseApi::DataverseApi(EmulatorSettings settings, EmulatorClock& clock, CallStats& stats,
+                           FaultRules* batch_faults)
+    : settings_(std::move(settings)), clock_(clock), stats_(stats), batch_faults_(batch_faults) {
   std::lock_guard lock(mutex_);
   reset_locked();
 }

@@ -12,6 +12,7 @@
 #include "tests/emulators/call_stats.h"
 #include "tests/emulators/emulated_api.h"
 #include "tests/emulators/emulator_clock.h"
+#include "tests/emulators/fault_rules.h"
 #include "tests/emulators/record_store.h"
 
 namespace crmsync::emulators {
@@ -44,7 +45,9 @@ struct DataverseShare {
 // sits behind one mutex (a $batch change set is exact). Owned by main; used by every server thread.
 class DataverseApi : public EmulatedApi {
  public:
-  DataverseApi(EmulatorSettings settings, EmulatorClock& clock, CallStats& stats);
+  // `batch_faults`: the rules marked in_batch answer matching $batch parts (may be null).
+  DataverseApi(EmulatorSettings settings, EmulatorClock& clock, CallStats& stats,
+               FaultRules* batch_faults = nullptr);
 
   HttpResponse handle(const HttpRequest& request) override;
   std::string endpoint_name(const HttpRequest& request) const override;
@@ -110,6 +113,7 @@ class DataverseApi : public EmulatedApi {
   EmulatorSettings settings_;
   EmulatorClock& clock_;
   CallStats& stats_;
+  FaultRules* batch_faults_;
   std::mutex mutex_;
   RecordStore store_;
   std::map<std::string, EpochMs> tokens_;  // access token -> expiry

@@ -91,6 +91,15 @@ HttpResponse DataverseApi::batch(const DataverseCall& call) {
     sub.content_ids = content_ids;
     if (sub.path == "$batch")
       return dataverse_error(400, "0x0", "Nested $batch requests are not supported.");
+    if (batch_faults_ != nullptr) {
+      // Part faults match the path as a whole request would have it: /api/data/v9.2/<path>.
+      auto at = call.api_base.find("/api/data/");
+      std::string base = at == std::string::npos ? "/" : call.api_base.substr(at);
+      if (auto fault = batch_faults_->match(sub.method, base + sub.path, true)) {
+        return fault_response(fault->status, fault->error_code, fault->message,
+                              fault->retry_after_seconds);
+      }
+    }
     return dispatch(sub);
   };
 

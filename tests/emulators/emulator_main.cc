@@ -141,7 +141,7 @@ int run(int argc, char** argv) {
   if (api_name == "salesforce")
     api = std::make_unique<SalesforceApi>(settings, clock, stats);
   else
-    api = std::make_unique<DataverseApi>(settings, clock, stats);
+    api = std::make_unique<DataverseApi>(settings, clock, stats, &faults);
   EmulatorService service(*api, faults, stats, clock);
   HttpServer server(options,
                     [&service](const HttpRequest& request) { return service.handle(request); });

@@ -43,6 +43,7 @@ std::optional<FaultRule> parse_fault(const rapidjson::Value& json, std::string& 
   rule.latency = std::chrono::milliseconds(int_member(json, "latency_ms", 0));
   rule.drop_connection = bool_member(json, "drop_connection", false);
   rule.expire_tokens = bool_member(json, "expire_tokens", false);
+  rule.in_batch = bool_member(json, "in_batch", false);
   rule.times = static_cast<int>(int_member(json, "times", -1));
   rule.seed = static_cast<std::uint64_t>(int_member(json, "seed", 1));
   auto p = json.FindMember("probability");
@@ -50,6 +51,11 @@ std::optional<FaultRule> parse_fault(const rapidjson::Value& json, std::string& 
   if (rule.status == 0 && rule.latency.count() == 0 && !rule.drop_connection &&
       !rule.expire_tokens) {
     error = "fault rule: give at least one of status, latency_ms, drop_connection, expire_tokens";
+    return std::nullopt;
+  }
+  if (rule.in_batch && (rule.status == 0 || rule.latency.count() != 0 || rule.drop_connection ||
+                        rule.expire_tokens)) {
+    error = "fault rule: an in_batch rule answers a status (and nothing else) for $batch parts";
     return std::nullopt;
   }
   if ((rule.status != 0 && (rule.status < 400 || rule.status > 599)) || rule.times == 0 ||

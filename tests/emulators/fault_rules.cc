@@ -42,10 +42,12 @@ std::size_t FaultRules::size() const {
   return entries_.size();
 }
 
-std::optional<FaultRule> FaultRules::match(std::string_view method, std::string_view path) {
+std::optional<FaultRule> FaultRules::match(std::string_view method, std::string_view path,
+                                           bool in_batch) {
   std::lock_guard lock(mutex_);
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     const FaultRule& rule = it->rule;
+    if (rule.in_batch != in_batch) continue;
     if (rule.method != "*" && !iequals(rule.method, method)) continue;
     if (!glob_match(rule.path_pattern, path)) continue;
     if (rule.probability < 1.0) {

@@ -25,6 +25,9 @@ struct FaultRule {
   int times = -1;                // the next N matching requests; -1: every match
   double probability = 1.0;  // chance that a match fires, drawn from a generator seeded by `seed`
   std::uint64_t seed = 1;
+  // Applies to the requests inside a Dataverse $batch (each part matched by its method and
+  // /api/data/v9.x/… path) instead of to whole HTTP requests; such a rule only answers `status`.
+  bool in_batch = false;
 };
 
 bool glob_match(std::string_view pattern, std::string_view text);
@@ -35,8 +38,10 @@ class FaultRules {
  public:
   int add(FaultRule rule);  // returns the rule's id
   void clear();
-  // The first rule that matches and fires (a `times` rule counts down when it fires).
-  std::optional<FaultRule> match(std::string_view method, std::string_view path);
+  // The first rule that matches and fires (a `times` rule counts down when it fires). Whole
+  // requests see the rules without `in_batch`, $batch parts (`in_batch` true) only those with it.
+  std::optional<FaultRule> match(std::string_view method, std::string_view path,
+                                 bool in_batch = false);
   std::size_t size() const;
 
  private:

@@ -110,8 +110,10 @@ class SalesforceApi : public EmulatedApi {
   ObjectTable* table_for_id(const std::string& id18);
   void count_write(std::size_t records);  // into the statistics, or the running composite's tally
   void stamp(const ObjectDef& def, Record& record, bool creating);
+  // `from_seed`: a seed stands for the org's state and may hold system-maintained share rows.
   std::vector<SalesforceError> validate_write(ObjectTable& table, Record& record,
-                                              const Record* before, Record** existing_share);
+                                              const Record* before, Record** existing_share,
+                                              bool from_seed);
   std::string record_json(const ObjectTable& table, const Record& record,
                           const std::vector<std::string>& fields, double version) const;
   std::string etag(const Record& record) const;

@@ -218,7 +218,7 @@ SalesforceApi::WriteOutcome SalesforceApi::create(ObjectTable& table, const std:
   record.version = store_.next_version();
   // References, uniqueness and share rules: validate_write does the checks shared with update.
   Record* existing_share = nullptr;
-  out.errors = validate_write(table, record, nullptr, &existing_share);
+  out.errors = validate_write(table, record, nullptr, &existing_share, from_seed);
   if (!out.errors.empty()) {
     out.status = 400;
     return out;
@@ -312,7 +312,7 @@ SalesforceApi::WriteOutcome SalesforceApi::update(ObjectTable& table, const std:
     std::string first = text_of(updated.get("FirstName"));
     updated.fields["Name"] = (first.empty() ? "" : first + " ") + text_of(updated.get("LastName"));
   }
-  out.errors = validate_write(table, updated, existing, nullptr);
+  out.errors = validate_write(table, updated, existing, nullptr, false);
   if (!out.errors.empty()) return out;
   stamp(def, updated, false);
   *existing = std::move(updated);

@@ -40,7 +40,8 @@ void SalesforceApi::stamp(const ObjectDef& def, Record& record, bool creating) {
 
 std::vector<SalesforceError> SalesforceApi::validate_write(ObjectTable& table, Record& record,
                                                            const Record* before,
-                                                           Record** existing_share) {
+                                                           Record** existing_share,
+                                                           bool from_seed) {
   std::vector<SalesforceError> errors;
   const ObjectDef& def = table.def;
   for (const auto& f : def.fields) {
@@ -92,8 +93,11 @@ std::vector<SalesforceError> SalesforceApi::validate_write(ObjectTable& table, R
   if (!errors.empty() || !is_share(def)) return errors;
 
   // Share rows: only Manual rows through the API, levels Read/Edit (All is system-only), never
-  // with the record's owner.
-  if (text_of(record.get("RowCause")) != "Manual") {
+  // with the record's owner. A seed stands for the org's state, so it may also hold the rows the
+  // platform maintains (RowCause Owner, Rule, Team, ...; level All allowed): the API reads them
+  // but cannot write, update or delete them.
+  bool system_row = text_of(record.get("RowCause")) != "Manual";
+  if (system_row && !from_seed) {
     errors.push_back({"INVALID_FIELD_FOR_INSERT_UPDATE",
                       "RowCause: only Manual sharing rows can be written",
                       {"RowCause"}});
@@ -104,13 +108,14 @@ std::vector<SalesforceError> SalesforceApi::validate_write(ObjectTable& table, R
     std::string level = text_of(record.get(f.name));
     bool primary =
         f.name == (def.name == "AccountShare" ? "AccountAccessLevel" : "OpportunityAccessLevel");
-    bool ok = level == "Read" || level == "Edit" || (!primary && level == "None");
+    bool ok = level == "Read" || level == "Edit" || (!primary && level == "None") ||
+              (primary && system_row && level == "All");
     if (!ok) {
       errors.push_back(
           {"INVALID_ACCESS_LEVEL", "invalid access level: " + f.name + " = " + level, {f.name}});
     }
   }
-  if (!errors.empty()) return errors;
+  if (!errors.empty() || system_row) return errors;
   std::string parent_field = def.name == "AccountShare" ? "AccountId" : "OpportunityId";
   std::string parent_id = text_of(record.get(parent_field));
   ObjectTable* parent_table = store_.table(def.name == "AccountShare" ? "Account" : "Opportunity");

@@ -51,7 +51,8 @@ const Session kB1{"org B / user b1", "org_b", "user_b1"};
 const Session kC1{"org C / user c1", "org_c", "user_c1"};
 const Session kD1{"inactive org D / user d1", "org_d", "user_d1"};
 
-// The data set built in SetUp:
+// The data set built in SetUp (tiers: A silver, B gold, C platinum, D gold; only discounts
+// depend on them):
 //   acc_a (A)                   acc_b (B) read→org A       acc_c (C) edit→org B     acc_d (D)
 //   deal_a (A, on acc_a)        read→org C
 //   deal_b_read_a (B, acc_b)    read→org A
@@ -115,11 +116,12 @@ class PrmRowLevelSecurityTest : public ::testing::Test {
         crmsync::testing::require_service_env("CRMSYNC_PRM_PORTAL_URL"));
     run_ = crmsync::testing::unique_name("prm_rls");
     pqxx::work w{*admin_};
-    for (const char* org : {"org_a", "org_b", "org_c", "org_d"}) {
+    for (auto [org, tier] : std::map<std::string, std::string>{
+             {"org_a", "silver"}, {"org_b", "gold"}, {"org_c", "platinum"}, {"org_d", "gold"}}) {
       ids_[org] = w.exec_params1(
-                       "INSERT INTO prm.partner_orgs (name, tier, active) VALUES ($1, 'gold', $2) "
+                       "INSERT INTO prm.partner_orgs (name, tier, active) VALUES ($1, $2, $3) "
                        "RETURNING id",
-                       run_ + " " + org, std::string(org) != "org_d")[0]
+                       run_ + " " + org, tier, org != "org_d")[0]
                       .as<std::string>();
     }
     for (auto [user, org] : std::map<std::string, std::string>{{"user_a1", "org_a"},
@@ -446,8 +448,8 @@ TEST_F(PrmRowLevelSecurityTest, PartnerCannotTakeOverRecordsOrApproveItsOwnDeals
         ids_["user_a1"]}},
       {"approve a registration", {"UPDATE prm.deals SET registration_status = $2 WHERE id = $1",
                                   ids_["deal_a"], "approved"}},
-      {"grant a discount", {"UPDATE prm.deals SET discount_percent = $2 WHERE id = $1",
-                            ids_["deal_a"], "50"}},
+      {"grant a discount (A is silver)",
+       {"UPDATE prm.deals SET discount_percent = $2 WHERE id = $1", ids_["deal_a"], "50"}},
       {"move a deal to an invisible account",
        {"UPDATE prm.deals SET account_id = $2 WHERE id = $1", ids_["deal_a"], ids_["acc_c"]}},
   };
@@ -462,6 +464,112 @@ TEST_F(PrmRowLevelSecurityTest, PartnerCannotTakeOverRecordsOrApproveItsOwnDeals
   auto tx = portal_tx(kA1);  // the owning org may reassign its own user
   EXPECT_EQ(tx->exec_params("UPDATE prm.deals SET owner_partner_user_id = $2 WHERE id = $1",
                             ids_["deal_a"], ids_["user_a2"])
+                .affected_rows(),
+            1u);
+}
+
+// Discounts are tier-gated: a partner of a gold or platinum org may set or change
+// discount_percent on any deal it may insert or update; registered and silver partners cannot
+// (deals_partner_rules, prm.session_partner_tier()).
+TEST_F(PrmRowLevelSecurityTest, OnlyGoldAndPlatinumPartnersSetDiscounts) {
+  const std::string set_discount =
+      "UPDATE prm.deals SET discount_percent = $2 WHERE id = $1 RETURNING discount_percent";
+  const std::string insert_discounted =
+      "INSERT INTO prm.deals (account_id, name, stage, owner_partner_org_id, discount_percent) "
+      "VALUES ($1, 'discounted', 'qualify', $2, 12.5) RETURNING discount_percent";
+  {  // Silver (A): refused on its own deal, on a deal shared with it for edit, and on insert.
+    auto tx = portal_tx(kA1);
+    EXPECT_EQ(sqlstate_of([&] { tx->exec_params(set_discount, ids_["deal_a"], "10"); }),
+              kInsufficientPrivilege);
+  }
+  {
+    auto tx = portal_tx(kA1);
+    EXPECT_EQ(sqlstate_of([&] { tx->exec_params(set_discount, ids_["deal_b_edit_a"], "10"); }),
+              kInsufficientPrivilege);
+  }
+  {
+    auto tx = portal_tx(kA1);
+    EXPECT_EQ(
+        sqlstate_of([&] { tx->exec_params(insert_discounted, ids_["acc_a"], ids_["org_a"]); }),
+        kInsufficientPrivilege);
+  }
+  {  // Gold (B): sets it on its own deal and on insert, and clears it again.
+    auto tx = portal_tx(kB1);
+    EXPECT_EQ(tx->exec_params1(set_discount, ids_["deal_b_read_a"], "15")[0].as<std::string>(),
+              "15.00");
+    EXPECT_EQ(
+        tx->exec_params1(insert_discounted, ids_["acc_b"], ids_["org_b"])[0].as<std::string>(),
+        "12.50");
+    EXPECT_TRUE(tx->exec_params1("UPDATE prm.deals SET discount_percent = NULL WHERE id = $1 "
+                                 "RETURNING discount_percent",
+                                 ids_["deal_b_read_a"])[0]
+                    .is_null());
+    // ...but only where it may update at all: a deal shared with it for read stays untouched.
+    EXPECT_EQ(tx->exec_params("UPDATE prm.deals SET discount_percent = 5 WHERE id = $1",
+                              ids_["deal_c_read_b"])
+                  .affected_rows(),
+              0u);
+  }
+  {  // Platinum (C): also on a deal it owns that nobody else shares.
+    auto tx = portal_tx(kC1);
+    EXPECT_EQ(tx->exec_params1(set_discount, ids_["deal_c_foreign"], "20")[0].as<std::string>(),
+              "20.00");
+  }
+  {  // A discount set by gold B does not stop silver A from editing B's deal's other fields.
+    pqxx::work w{*admin_};
+    w.exec_params("UPDATE prm.deals SET discount_percent = 7 WHERE id = $1", ids_["deal_b_edit_a"]);
+    w.commit();
+    auto tx = portal_tx(kA1);
+    EXPECT_EQ(tx->exec_params("UPDATE prm.deals SET description = 'edited by A' WHERE id = $1",
+                              ids_["deal_b_edit_a"])
+                  .affected_rows(),
+              1u);
+    EXPECT_EQ(sqlstate_of([&] { tx->exec_params(set_discount, ids_["deal_b_edit_a"], "8"); }),
+              kInsufficientPrivilege);
+  }
+  // The tier is read from the org at the time of the write: A's own deal, for every tier.
+  for (const char* tier : {"registered", "silver", "gold", "platinum"}) {
+    SCOPED_TRACE(std::string("org A as ") + tier);
+    {
+      pqxx::work w{*admin_};
+      w.exec_params("UPDATE prm.partner_orgs SET tier = $2 WHERE id = $1", ids_["org_a"], tier);
+      w.commit();
+    }
+    const bool allowed = std::string(tier) == "gold" || std::string(tier) == "platinum";
+    {
+      auto tx = portal_tx(kA1);
+      EXPECT_EQ(sqlstate_of([&] { tx->exec_params(set_discount, ids_["deal_a"], "10"); }),
+                allowed ? "no error" : kInsufficientPrivilege);
+    }
+    auto tx = portal_tx(kA1);
+    EXPECT_EQ(
+        sqlstate_of([&] { tx->exec_params(insert_discounted, ids_["acc_a"], ids_["org_a"]); }),
+        allowed ? "no error" : kInsufficientPrivilege);
+  }
+}
+
+TEST_F(PrmRowLevelSecurityTest, GoldPartnerStillCannotApproveItsRegistration) {
+  const std::vector<std::pair<std::string, std::string>> attempts = {
+      {"approve its own deal",
+       "UPDATE prm.deals SET registration_status = 'approved' WHERE id = $1"},
+      {"approve with a discount",
+       "UPDATE prm.deals SET registration_status = 'approved', discount_percent = 10 "
+       "WHERE id = $1"},
+      {"create an approved deal",
+       "INSERT INTO prm.deals (account_id, name, stage, owner_partner_org_id, "
+       "registration_status) SELECT account_id, 'approved', 'qualify', owner_partner_org_id, "
+       "'approved' FROM prm.deals WHERE id = $1"},
+  };
+  for (const auto& [label, sql] : attempts) {
+    SCOPED_TRACE(label);
+    auto tx = portal_tx(kB1);  // B is gold
+    EXPECT_EQ(sqlstate_of([&, &sql = sql] { tx->exec_params(sql, ids_["deal_b_read_a"]); }),
+              kInsufficientPrivilege);
+  }
+  auto tx = portal_tx(kB1);  // submitting (and discounting) is still the partner's to do
+  EXPECT_EQ(tx->exec_params("UPDATE prm.deals SET registration_status = 'draft', "
+                            "discount_percent = 10 WHERE id = $1",
+                            ids_["deal_b_read_a"])
                 .affected_rows(),
             1u);
 }

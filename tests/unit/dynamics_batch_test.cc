@@ -8,6 +8,7 @@ namespace crmsync::connectors::dynamics {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(DataverseBatchBody, EveryChangeSetIsANestedMultipartWithNumberedContentIds) {
   std::vector<ChangeSet> sets = {
@@ -100,6 +101,55 @@ TEST(DataverseBatchAnswer, RejectsWhatIsNotAMultipartAnswer) {
       parse_batch_response("multipart/mixed; boundary=b",
                            "--b\r\nContent-Type: application/http\r\n\r\nnot http\r\n--b--\r\n");
   EXPECT_FALSE(garbage.ok());
+}
+
+TEST(DataverseBatchBody, IndependentRequestsAreTopLevelPartsThatParseBackInOrder) {
+  std::vector<BatchOperation> requests = {
+      {"GET", "https://org/api/data/v9.2/accounts?$select=accountid", {{"Prefer", "x=1"}}, ""},
+      {"GET", "https://org/api/data/v9.2/WhoAmI", {}, ""}};
+  std::string body = build_request_batch_body(requests, "batch_q");
+  EXPECT_TRUE(body.starts_with("--batch_q\r\nContent-Type: application/http\r\n"));
+  EXPECT_THAT(body, Not(HasSubstr("changeset")));
+  EXPECT_THAT(body, Not(HasSubstr("Content-ID")));
+  EXPECT_THAT(body, HasSubstr("GET https://org/api/data/v9.2/accounts?$select=accountid "
+                              "HTTP/1.1\r\nPrefer: x=1\r\n\r\n"));
+  EXPECT_TRUE(body.ends_with("--batch_q--\r\n"));
+  EXPECT_TRUE(random_batch_boundary().starts_with("batch_"));
+  EXPECT_NE(random_batch_boundary(), random_batch_boundary());
+  DataverseRequest request = batch_request("batch_q", body, "POST $batch (test)");
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.target, "$batch");
+  EXPECT_THAT(request.headers, ::testing::Contains(std::pair<std::string, std::string>(
+                                   "Content-Type", "multipart/mixed; boundary=batch_q")));
+  EXPECT_THAT(request.headers, ::testing::Contains(std::pair<std::string, std::string>(
+                                   "Prefer", "odata.continue-on-error")));
+}
+
+TEST(DataverseBatchAnswer, PartErrorsAreClassifiedOnce) {
+  BatchPartResponse ok{"", 200, {}, "{}"};
+  EXPECT_FALSE(batch_part_error(ok, "GET x").has_value());
+  BatchPartResponse limited{"", 429, {{"retry-after", "2"}}, R"({"error":{"code":"0x80072322"}})"};
+  EXPECT_EQ(batch_part_error(limited, "GET x")->error_class, mapping::ErrorClass::rate_limited);
+  BatchPartResponse down{"", 503, {}, ""};
+  EXPECT_EQ(batch_part_error(down, "GET x")->error_class, mapping::ErrorClass::transient);
+  BatchPartResponse expired{"", 401, {}, ""};
+  EXPECT_EQ(batch_part_error(expired, "GET x")->error_class, mapping::ErrorClass::auth);
+  BatchPartResponse refused{"", 403, {}, R"({"error":{"code":"0x80040220","message":"no"}})"};
+  auto error = batch_part_error(refused, "GET x");
+  EXPECT_EQ(error->error_class, mapping::ErrorClass::invalid);
+  EXPECT_THAT(error->message, HasSubstr("GET x: HTTP 403 0x80040220"));
+}
+
+TEST(DataverseOData, GuidsAreRecognisedInKeyForm) {
+  EXPECT_TRUE(is_guid("6a1e0000-0000-4000-8000-00000000000a"));
+  EXPECT_TRUE(is_guid("6A1E0000-0000-4000-8000-00000000000A"));
+  EXPECT_FALSE(is_guid("{6a1e0000-0000-4000-8000-00000000000a}"));
+  EXPECT_FALSE(is_guid("6a1e0000-0000-4000-8000-00000000000"));
+  EXPECT_FALSE(is_guid("6a1e0000x0000-4000-8000-00000000000a"));
+  EXPECT_FALSE(is_guid("6a1e0000-0000-4000-8000-00000000000g"));
+  EXPECT_EQ(
+      trailing_guid("https://org/api/data/v9.2/accounts(6a1e0000-0000-4000-8000-00000000000a)"),
+      "6a1e0000-0000-4000-8000-00000000000a");
 }
 
 TEST(DataverseOData, AlternateKeysDoubleQuotesAndEncodeTheRest) {

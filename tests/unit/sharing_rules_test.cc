@@ -143,23 +143,26 @@ TEST(ShareWrites, RevocationsComeBeforeGrants) {
   EXPECT_THAT(share_writes(ObjectKind::deal, "006X", after, after), IsEmpty());
 }
 
-TEST(ObservedSharingChange, SalesforceAsWrittenIsNoChange) {
+SideSharing holding(std::optional<std::string> owner, std::map<std::string, ShareGrant::Access> shares) {
+  return SideSharing{std::move(owner), std::move(shares), {}};
+}
+
+TEST(ObservedSharingChange, SalesforceAsWrittenIsNoChangeAndInternalSharesAreIgnored) {
   PrincipalMap map = test_map();
   Sharing base = owned_by_a();
-  SideSharing held = sharing_on_side(base, Side::salesforce, map);
-  std::vector<CrmShare> shares;
-  for (const auto& [principal, access] : held.shares) shares.push_back({ObjectKind::deal, "006X", principal, access});
-  shares.push_back({ObjectKind::deal, "006X", "00GINTERNALTEAM", ShareGrant::Access::edit});  // no partner's
-  EXPECT_TRUE(observed_sharing_change(Side::salesforce, base, held.owner, shares, map).empty());
+  SideSharing written = sharing_on_side(base, Side::salesforce, map);
+  SideSharing now = written;
+  now.shares["00GINTERNALTEAM"] = ShareGrant::Access::edit;  // no partner's
+  EXPECT_TRUE(observed_sharing_change(Side::salesforce, base, written, now, map).empty());
 }
 
 TEST(ObservedSharingChange, SalesforceRevocationsAndGrantsAndOwnerChanges) {
   PrincipalMap map = test_map();
   Sharing base = owned_by_a();
+  SideSharing written = sharing_on_side(base, Side::salesforce, map);  // OwnerId a1; 00GA edit, 00GB read
   // B's read share revoked, b1 granted edit, OwnerId moved to an internal user.
-  std::vector<CrmShare> shares = {{ObjectKind::deal, "006X", "00GA", ShareGrant::Access::edit},
-                                  {ObjectKind::deal, "006X", "005B1", ShareGrant::Access::edit}};
-  SharingChange change = observed_sharing_change(Side::salesforce, base, std::string("005INTERNAL"), shares, map);
+  SideSharing now = holding("005INTERNAL", {{"00GA", ShareGrant::Access::edit}, {"005B1", ShareGrant::Access::edit}});
+  SharingChange change = observed_sharing_change(Side::salesforce, base, written, now, map);
   EXPECT_TRUE(change.owner_user_changed);
   EXPECT_EQ(change.owner_user, std::nullopt);
   EXPECT_FALSE(change.owner_partner_org_changed);
@@ -168,40 +171,52 @@ TEST(ObservedSharingChange, SalesforceRevocationsAndGrantsAndOwnerChanges) {
   EXPECT_EQ(change.granted[0].principal, "partner_user:b1");
 
   // The owner org's share deleted in Salesforce: the org loses the record (deprovisioning).
-  SharingChange taken = observed_sharing_change(Side::salesforce, base, std::string("005A1"),
-                                                {{ObjectKind::deal, "006X", "00GB", ShareGrant::Access::read}}, map);
+  SharingChange taken = observed_sharing_change(Side::salesforce, base, written,
+                                                holding("005A1", {{"00GB", ShareGrant::Access::read}}), map);
   EXPECT_TRUE(taken.owner_partner_org_changed);
   EXPECT_EQ(taken.owner_partner_org, std::nullopt);
   EXPECT_FALSE(taken.owner_user_changed);
+  EXPECT_THAT(taken.revoked, IsEmpty());
 }
 
-TEST(ObservedSharingChange, GrantsTheSideCannotHoldAreNotReadAsRevoked) {
+TEST(ObservedSharingChange, GrantsTheSideNeverHeldAreNotReadAsRevoked) {
   PrincipalMap map = test_map();
   Sharing base;
   base.owner_partner_org = "C";  // no CRM ids
-  base.grants = {{"partner_org:C", ShareGrant::Access::read}, {"partner_user:a2", ShareGrant::Access::edit}};
-  EXPECT_TRUE(observed_sharing_change(Side::salesforce, base, std::nullopt, {}, map).empty());
-  EXPECT_TRUE(observed_sharing_change(Side::dynamics, base, std::nullopt, {}, map).empty());
+  base.grants = {{"partner_org:C", ShareGrant::Access::read}, {"partner_user:a2", ShareGrant::Access::edit},
+                 {"partner_org:B", ShareGrant::Access::read}};
+  SideSharing nothing_written;  // e.g. the principal map learnt B after the record was written
+  EXPECT_TRUE(observed_sharing_change(Side::salesforce, base, nothing_written, nothing_written, map).empty());
+  EXPECT_TRUE(observed_sharing_change(Side::dynamics, base, nothing_written, nothing_written, map).empty());
 }
 
 TEST(ObservedSharingChange, DataverseOwnerTeamAndAccessRights) {
   PrincipalMap map = test_map();
   Sharing base = owned_by_a();
-  // Reassigned to B's team; B's read grant stays (the ownership includes it).
-  std::vector<CrmShare> shares = {{ObjectKind::deal, "g", "team:team-b", ShareGrant::Access::read}};
-  SharingChange change = observed_sharing_change(Side::dynamics, base, std::string("team:team-b"), shares, map);
+  SideSharing written = sharing_on_side(base, Side::dynamics, map);  // owner team-a; team-b read
+  // Reassigned to B's team, which keeps its read right.
+  SharingChange change = observed_sharing_change(
+      Side::dynamics, base, written, holding("team:team-b", {{"team:team-b", ShareGrant::Access::read}}), map);
   EXPECT_TRUE(change.owner_partner_org_changed);
   EXPECT_EQ(change.owner_partner_org, "B");
   EXPECT_TRUE(change.owner_user_changed) << "a1 is not a user of B";
   EXPECT_THAT(change.revoked, IsEmpty());
   EXPECT_THAT(change.granted, IsEmpty());
 
-  SharingChange internal = observed_sharing_change(Side::dynamics, base, std::string("team:internal"),
-                                                   {{ObjectKind::deal, "g", "team:team-b", ShareGrant::Access::read}},
-                                                   map);
+  // Assigned to an internal team and B's right revoked.
+  SharingChange internal =
+      observed_sharing_change(Side::dynamics, base, written, holding("team:internal", {}), map);
   EXPECT_TRUE(internal.owner_partner_org_changed);
   EXPECT_EQ(internal.owner_partner_org, std::nullopt);
-  EXPECT_THAT(internal.revoked, IsEmpty());
+  EXPECT_THAT(internal.revoked, ElementsAre("partner_org:B"));
+
+  // Edit granted to a1's systemuser.
+  SideSharing widened = written;
+  widened.shares["systemuser:user-a1"] = ShareGrant::Access::edit;
+  SharingChange granted = observed_sharing_change(Side::dynamics, base, written, widened, map);
+  ASSERT_EQ(granted.granted.size(), 1u);
+  EXPECT_EQ(granted.granted[0].principal, "partner_user:a1");
+  EXPECT_FALSE(granted.owner_partner_org_changed);
 }
 
 TEST(ApplySharingChange, RoundTripsWithTheDifference) {

@@ -29,6 +29,28 @@ TEST(FaultRules, MatchByMethodAndPathForTheNextNRequests) {
   EXPECT_EQ(rules.size(), 0u);
 }
 
+TEST(FaultRules, InBatchRulesMatchOnlyBatchPartsAndOthersOnlyWholeRequests) {
+  FaultRules rules;
+  FaultRule part;
+  part.path_pattern = "/api/data/*/RetrieveSharedPrincipalsAndAccess*";
+  part.status = 429;
+  part.in_batch = true;
+  part.times = 1;
+  rules.add(part);
+  FaultRule whole;
+  whole.path_pattern = "/api/data/*/accounts*";
+  whole.status = 503;
+  rules.add(whole);
+  EXPECT_FALSE(rules.match("GET", "/api/data/v9.2/RetrieveSharedPrincipalsAndAccess(Target=@t)"));
+  EXPECT_FALSE(rules.match("GET", "/api/data/v9.2/accounts", true));
+  auto fired =
+      rules.match("GET", "/api/data/v9.2/RetrieveSharedPrincipalsAndAccess(Target=@t)", true);
+  ASSERT_TRUE(fired);
+  EXPECT_EQ(fired->status, 429);
+  EXPECT_TRUE(rules.match("GET", "/api/data/v9.2/accounts"));
+  EXPECT_EQ(rules.size(), 1u);
+}
+
 TEST(FaultRules, UnlimitedRulesStayUntilCleared) {
   FaultRules rules;
   FaultRule rule;

@@ -590,5 +590,53 @@ TEST(SalesforceEmulator, ShareRowsFollowTheManualSharingRules) {
             404);
 }
 
+// A seed stands for the org's state: it may hold rows the platform maintains (a sharing rule's
+// Rule row, an Owner row), which queries return and the API cannot write or delete.
+TEST(SalesforceEmulator, SeededSystemShareRowsAreReadOnly) {
+  EmulatorProcess sf("salesforce");
+  sf.salesforce_login();
+  std::string account = create_account(sf, R"({"Name":"Ruled"})");
+  Answer group = sf.sf("POST", "/sobjects/Group", R"({"Name":"Rule group","Type":"Regular"})");
+  ASSERT_EQ(group.status, 201) << group.body;
+  std::string group_id = str(parse(group.body)["id"]);
+  std::string owner = str(parse(sf.sf("GET", "/sobjects/Account/" + account).body)["OwnerId"]);
+  Answer seeded = sf.admin(
+      "POST", "seed",
+      R"({"records":{"AccountShare":[{"AccountId":")" + account + R"(","UserOrGroupId":")" +
+          group_id + R"(","AccountAccessLevel":"Edit","OpportunityAccessLevel":"None","RowCause":"Rule"},)" +
+          R"({"AccountId":")" + account + R"(","UserOrGroupId":")" + owner +
+          R"(","AccountAccessLevel":"All","OpportunityAccessLevel":"Edit","RowCause":"Owner"}]}})");
+  ASSERT_EQ(seeded.status, 200) << seeded.body;
+  auto count = [&](const std::string& cause) {
+    return parse(sf.sf("GET", "/query?q=" + url_encode("SELECT Id FROM AccountShare WHERE AccountId = '" +
+                                                       account + "' AND RowCause = '" + cause + "'"))
+                     .body)["totalSize"]
+        .GetInt();
+  };
+  EXPECT_EQ(count("Rule"), 1);
+  EXPECT_EQ(count("Owner"), 1);
+  EXPECT_EQ(count("Manual"), 0);
+  auto rule = parse(sf.sf("GET", "/query?q=" + url_encode("SELECT Id FROM AccountShare WHERE RowCause = 'Rule'")).body);
+  std::string rule_id = str(rule["records"][0]["Id"]);
+  Answer removed = sf.sf("DELETE", "/sobjects/AccountShare/" + rule_id);
+  EXPECT_EQ(removed.status, 400);
+  EXPECT_EQ(str(parse(removed.body)[0]["errorCode"]), "INSUFFICIENT_ACCESS_OR_READONLY");
+  EXPECT_EQ(str(parse(sf.sf("PATCH", "/sobjects/AccountShare/" + rule_id, R"({"AccountAccessLevel":"Read"})").body)[0]
+                    ["errorCode"]),
+            "INSUFFICIENT_ACCESS_OR_READONLY");
+  Answer written = sf.sf("POST", "/sobjects/AccountShare",
+                         R"({"AccountId":")" + account + R"(","UserOrGroupId":")" + group_id +
+                             R"(","AccountAccessLevel":"Read","OpportunityAccessLevel":"None","RowCause":"Rule"})");
+  EXPECT_EQ(str(parse(written.body)[0]["errorCode"]), "INVALID_FIELD_FOR_INSERT_UPDATE");
+  // A Manual share beside the Rule row for the same principal is a row of its own.
+  Answer manual = sf.sf("POST", "/sobjects/AccountShare",
+                        R"({"AccountId":")" + account + R"(","UserOrGroupId":")" + group_id +
+                            R"(","AccountAccessLevel":"Read","OpportunityAccessLevel":"None"})");
+  ASSERT_EQ(manual.status, 201) << manual.body;
+  EXPECT_NE(str(parse(manual.body)["id"]), rule_id);
+  EXPECT_EQ(count("Manual"), 1);
+  EXPECT_EQ(count("Rule"), 1);
+}
+
 }  // namespace
 }  // namespace crmsync::emulators::testing

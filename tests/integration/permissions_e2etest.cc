@@ -1,0 +1,295 @@
+// Permission-aware sync end to end (DESIGN §3): `crmsync run` with the real PRM, Kafka and both
+// emulators, partner orgs mapped to Salesforce groups/users and Dataverse teams/systemusers.
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "connectors/dynamics/dataverse_share_reader.h"
+#include "connectors/salesforce/salesforce_share_reader.h"
+#include "tests/integration/sync_engine_fixture.h"
+
+namespace crmsync {
+namespace {
+
+using mapping::FieldValue;
+using mapping::ObjectKind;
+using mapping::ShareGrant;
+using mapping::Side;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
+// The sweep interval of these tests, and the bound a revocation must stay under: generous (the
+// machines are noisy); the measured time is printed.
+constexpr seconds kSweepInterval{2};
+constexpr seconds kRevocationBound{30};
+
+class Permissions : public testing::SyncEngine {
+ protected:
+  void SetUp() override {
+    testing::SyncEngine::SetUp();
+    if (HasFatalFailure()) return;
+    org_a = scalar("INSERT INTO prm.partner_orgs (name, tier) VALUES ($1, 'gold') RETURNING id", {name + " A"});
+    org_b = scalar("INSERT INTO prm.partner_orgs (name, tier) VALUES ($1, 'silver') RETURNING id", {name + " B"});
+    user_a = scalar("INSERT INTO prm.partner_users (partner_org_id, email) VALUES ($1, $2) RETURNING id",
+                    {org_a, name + "-a@partner-a.test"});
+    user_b = scalar("INSERT INTO prm.partner_users (partner_org_id, email) VALUES ($1, $2) RETURNING id",
+                    {org_b, name + "-b@partner-b.test"});
+    (void)prm->execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'prm_portal_bypass') THEN "
+        "CREATE ROLE prm_portal_bypass NOLOGIN BYPASSRLS IN ROLE prm_portal; END IF; END $$");
+
+    // The partners' principals on each CRM.
+    sf_group_a = sf_create("Group", R"({"Name":"Partner A","Type":"Regular"})");
+    sf_group_b = sf_create("Group", R"({"Name":"Partner B","Type":"Regular"})");
+    sf_user_a = sf_create("User", fmt::format(R"({{"Username":"{}-a@sf.test","LastName":"A","IsActive":true}})", name));
+    sf_user_b = sf_create("User", fmt::format(R"({{"Username":"{}-b@sf.test","LastName":"B","IsActive":true}})", name));
+    auto seeded = dv_transport->send(
+        {"POST", dynamics_emulator->base_url() + "/_emulator/seed", {{"Content-Type", "application/json"}},
+         fmt::format(R"({{"records":{{"teams":[{{"teamid":"{}","name":"Partner A"}},{{"teamid":"{}","name":"Partner B"}}],)"
+                     R"("systemusers":[{{"systemuserid":"{}","fullname":"A"}},{{"systemuserid":"{}","fullname":"B"}}]}}}})",
+                     kTeamA, kTeamB, kDvUserA, kDvUserB),
+         "seed"},
+        Clock::now() + seconds(10));
+    ASSERT_TRUE(seeded.ok() && seeded.value().status < 300) << (seeded ? seeded.value().body : seeded.error().message);
+
+    std::ofstream(principals_file) << "schema = 1\n"
+                                   << "[[partner_org]]\nprm = \"" << org_a << "\"\nsalesforce_group = \"" << sf_group_a
+                                   << "\"\ndynamics_team = \"" << kTeamA << "\"\n"
+                                   << "[[partner_org]]\nprm = \"" << org_b << "\"\nsalesforce_group = \"" << sf_group_b
+                                   << "\"\ndynamics_team = \"" << kTeamB << "\"\n"
+                                   << "[[partner_user]]\nprm = \"" << user_a << "\"\nsalesforce_user = \"" << sf_user_a
+                                   << "\"\ndynamics_user = \"" << kDvUserA << "\"\n"
+                                   << "[[partner_user]]\nprm = \"" << user_b << "\"\nsalesforce_user = \"" << sf_user_b
+                                   << "\"\ndynamics_user = \"" << kDvUserB << "\"\n";
+    sf_shares = std::make_unique<connectors::salesforce::SalesforceShareReader>(*sf_client);
+    dv_shares = std::make_unique<connectors::dynamics::DataverseShareReader>(*dv_client, 10);
+  }
+
+  void TearDown() override {
+    testing::SyncEngine::TearDown();
+    (void)prm->execute("DELETE FROM prm.deals WHERE owner_partner_org_id IN ($1::uuid, $2::uuid)", {org_a, org_b});
+    (void)prm->execute("DELETE FROM prm.accounts WHERE owner_partner_org_id IN ($1::uuid, $2::uuid)", {org_a, org_b});
+    (void)prm->execute("DELETE FROM prm.partner_users WHERE id IN ($1::uuid, $2::uuid)", {user_a, user_b});
+    (void)prm->execute("DELETE FROM prm.partner_orgs WHERE id IN ($1::uuid, $2::uuid)", {org_a, org_b});
+  }
+
+  std::string config() {
+    return write_config(fmt::format("[permissions]\nprincipals_file = \"{}\"\ndirectory_refresh = \"1s\"\n"
+                                     "sharing_sweep_interval = \"{}s\"\n",
+                                     principals_file.string(), kSweepInterval.count()));
+  }
+
+  std::string sf_create(const std::string& object, const std::string& body) {
+    auto created = sf_client->request("POST", "sobjects/" + object, body, "create " + object, Clock::now() + seconds(30),
+                                      true);
+    if (!created) throw std::runtime_error(created.error().message);
+    auto at = created.value().body.find("\"id\":\"");
+    return created.value().body.substr(at + 6, 18);
+  }
+
+  // A record owned by `org` (and `user`), written by the vendor's staff in the PRM.
+  std::string insert_owned_account(const std::string& suffix, const std::string& owner_org, const std::string& owner_user) {
+    return scalar("INSERT INTO prm.accounts (name, owner_partner_org_id, owner_partner_user_id, modified_by_kind) "
+                  "VALUES ($1, $2, $3, 'internal_user') RETURNING id",
+                  {name + " " + suffix, owner_org, owner_user});
+  }
+  std::string insert_owned_deal(const std::string& account, const std::string& suffix, const std::string& owner_org,
+                                const std::string& owner_user) {
+    return scalar("INSERT INTO prm.deals (account_id, name, amount, stage, close_date, owner_partner_org_id, "
+                  "owner_partner_user_id, modified_by_kind) VALUES ($1, $2, 100, 'Prospecting', '2027-03-31', $3, $4, "
+                  "'internal_user') RETURNING id",
+                  {account, name + " " + suffix, owner_org, owner_user});
+  }
+  void share_in_prm(const std::string& object, const std::string& record, const std::string& partner_org,
+                    const std::string& access) {
+    scalar("INSERT INTO prm.shares (object_type, record_id, principal_type, principal_id, access) "
+           "VALUES ($1, $2, 'partner_org', $3, $4) RETURNING record_id",
+           {object, record, partner_org, access});
+  }
+  bool prm_shared_with(const std::string& object, const std::string& record, const std::string& partner_org) {
+    return !scalar("SELECT access FROM prm.shares WHERE object_type = $1 AND record_id = $2::uuid AND "
+                   "principal_type = 'partner_org' AND principal_id = $3::uuid",
+                   {object, record, partner_org})
+                .empty();
+  }
+
+  // The Manual shares of a Salesforce record: principal -> access.
+  std::map<std::string, ShareGrant::Access> sf_shares_of(ObjectKind object, const std::string& crm_id) {
+    std::map<std::string, ShareGrant::Access> out;
+    auto read = sf_shares->manual_shares_of(object, {crm_id}, Clock::now() + seconds(30));
+    if (read) {
+      for (const auto& share : read.value()) out[share.principal_id] = share.access;
+    }
+    return out;
+  }
+  std::optional<connectors::dynamics::DataverseRecordSharing> dv_sharing_of(ObjectKind object, const std::string& id) {
+    auto read = dv_shares->sharing_of(object, {id}, Clock::now() + seconds(30));
+    if (!read || read.value().empty()) return std::nullopt;
+    return read.value()[0];
+  }
+  bool dv_shared_with(ObjectKind object, const std::string& id, const std::string& principal) {
+    auto sharing = dv_sharing_of(object, id);
+    if (!sharing) return false;
+    for (const auto& share : sharing->shares) {
+      if (share.principal_id == principal) return true;
+    }
+    return false;
+  }
+
+  // Runs `statements` in one PRM transaction.
+  void in_prm_transaction(const std::vector<std::pair<std::string, state::QueryRow>>& statements) {
+    auto done = prm->in_transaction([&](const state::StateDatabase::Executor& execute) -> mapping::Status {
+      for (const auto& [sql, params] : statements) {
+        auto result = execute(sql, params);
+        if (!result) return result.error();
+      }
+      return mapping::ok_status();
+    });
+    ASSERT_TRUE(done.ok()) << done.error().message;
+  }
+
+  static constexpr const char* kTeamA = "a0000000-0000-4000-8000-00000000000a";
+  static constexpr const char* kTeamB = "b0000000-0000-4000-8000-00000000000b";
+  static constexpr const char* kDvUserA = "a1000000-0000-4000-8000-0000000000a1";
+  static constexpr const char* kDvUserB = "b1000000-0000-4000-8000-0000000000b1";
+  std::filesystem::path principals_file = dir / "principals.toml";
+  std::string org_a, org_b, user_a, user_b;
+  std::string sf_group_a, sf_group_b, sf_user_a, sf_user_b;
+  std::unique_ptr<connectors::salesforce::SalesforceShareReader> sf_shares;
+  std::unique_ptr<connectors::dynamics::DataverseShareReader> dv_shares;
+};
+
+TEST_F(Permissions, SharingReachesBothCrmsAndRevocationsInEitherComeBack) {
+  ASSERT_NO_FATAL_FAILURE(start(config()));
+  std::string account = insert_owned_account("shared account", org_a, user_a);
+  std::string deal = insert_owned_deal(account, "shared deal", org_a, user_a);
+  share_in_prm("account", account, org_b, "read");
+  share_in_prm("deal", deal, org_b, "read");
+
+  // Salesforce: OwnerId is A's user, A's group has Edit, B's group Read.
+  ASSERT_TRUE(eventually([&] {
+    std::string id = side_id(Side::salesforce, ObjectKind::deal, deal);
+    if (id.empty()) return false;
+    auto shares = sf_shares_of(ObjectKind::deal, id);
+    return shares.count(sf_group_a) != 0 && shares.at(sf_group_a) == ShareGrant::Access::edit &&
+           shares.count(sf_group_b) != 0 && shares.at(sf_group_b) == ShareGrant::Access::read;
+  })) << state_scalar("SELECT string_agg(seq || ' ' || kind || ' ' || record_id || ' ' || source || ' ' || detail, "
+                      "E'\\n' ORDER BY seq) FROM " + name + ".journal")
+      << crmsync->output();
+  std::string sf_deal = side_id(Side::salesforce, ObjectKind::deal, deal);
+  auto owners = sf_shares->owners_of(ObjectKind::deal, {sf_deal}, Clock::now() + seconds(30));
+  ASSERT_TRUE(owners.ok() && owners.value().size() == 1);
+  EXPECT_EQ(owners.value()[0].owner_id, sf_user_a);
+  // Dataverse: owned by A's team, B's team may read.
+  ASSERT_TRUE(eventually([&] {
+    std::string id = side_id(Side::dynamics, ObjectKind::deal, deal);
+    return !id.empty() && dv_shared_with(ObjectKind::deal, id, std::string("team:") + kTeamB);
+  })) << crmsync->output();
+  std::string dv_deal = side_id(Side::dynamics, ObjectKind::deal, deal);
+  EXPECT_EQ(dv_sharing_of(ObjectKind::deal, dv_deal)->owner_id, std::string("team:") + kTeamA);
+  ASSERT_TRUE(eventually([&] {
+    std::string id = side_id(Side::dynamics, ObjectKind::account, account);
+    return !id.empty() && dv_shared_with(ObjectKind::account, id, std::string("team:") + kTeamB);
+  })) << crmsync->output();
+
+  // Revoked in Salesforce: B loses the deal in the PRM and in Dataverse.
+  auto found = sf_client->request("GET",
+                                  "query?q=" + connectors::http::percent_encode(fmt::format(
+                                                   "SELECT Id FROM OpportunityShare WHERE OpportunityId = '{}' AND "
+                                                   "UserOrGroupId = '{}' AND RowCause = 'Manual'",
+                                                   sf_deal, sf_group_b)),
+                                  "", "find share", Clock::now() + seconds(30), false);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  auto at = found.value().body.find("\"Id\":\"");
+  ASSERT_NE(at, std::string::npos) << found.value().body;
+  std::string share_id = found.value().body.substr(at + 6, 18);
+  auto revoked_at = Clock::now();
+  auto deleted = sf_client->request("DELETE", "sobjects/OpportunityShare/" + share_id, "", "revoke",
+                                    Clock::now() + seconds(30), true);
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  ASSERT_TRUE(eventually([&] { return !prm_shared_with("deal", deal, org_b); }, kRevocationBound))
+      << crmsync->output();
+  double salesforce_seconds = std::chrono::duration<double>(Clock::now() - revoked_at).count();
+  ASSERT_TRUE(eventually([&] { return !dv_shared_with(ObjectKind::deal, dv_deal, std::string("team:") + kTeamB); }))
+      << crmsync->output();
+  EXPECT_TRUE(prm_shared_with("account", account, org_b)) << "only the deal's share was revoked";
+
+  // Revoked in Dataverse: B loses the account in the PRM and in Salesforce.
+  std::string dv_account = side_id(Side::dynamics, ObjectKind::account, account);
+  revoked_at = Clock::now();
+  auto revoked = dv_applier->apply_shares(
+      {{ObjectKind::account, dv_account, std::string("team:") + kTeamB, false, ShareGrant::Access::read}},
+      Clock::now() + seconds(30));
+  ASSERT_TRUE(revoked.ok() && revoked.value()[0].ok());
+  ASSERT_TRUE(eventually([&] { return !prm_shared_with("account", account, org_b); }, kRevocationBound))
+      << crmsync->output();
+  double dynamics_seconds = std::chrono::duration<double>(Clock::now() - revoked_at).count();
+  std::string sf_account = side_id(Side::salesforce, ObjectKind::account, account);
+  ASSERT_TRUE(eventually([&] { return sf_shares_of(ObjectKind::account, sf_account).count(sf_group_b) == 0; }))
+      << crmsync->output();
+  EXPECT_EQ(sf_shares_of(ObjectKind::account, sf_account).count(sf_group_a), 1u) << "the owner org keeps its access";
+
+  std::printf("sharing_sweep_interval_seconds=%lld\nsalesforce_revocation_to_prm_seconds=%.1f\n"
+              "dynamics_revocation_to_prm_seconds=%.1f\n",
+              static_cast<long long>(kSweepInterval.count()), salesforce_seconds, dynamics_seconds);
+  EXPECT_GE(journal_count("sharing"), 4);
+}
+
+TEST_F(Permissions, ForgedAndTierGatedPartnerChangesAreDeniedAndReverted) {
+  ASSERT_NO_FATAL_FAILURE(start(config()));
+  std::string account_a = insert_owned_account("account of A", org_a, user_a);
+  std::string deal_a = insert_owned_deal(account_a, "deal of A", org_a, user_a);
+  std::string account_b = insert_owned_account("account of B", org_b, user_b);
+  std::string deal_b = insert_owned_deal(account_b, "deal of B", org_b, user_b);
+  ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::deal, deal_a, "amount", "100.00")) << crmsync->output();
+  ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::deal, deal_b, "amount", "100.00")) << crmsync->output();
+
+  // A portal bug: partner B's user writes A's deal through a role that bypasses row-level security.
+  auto as_bypassing_portal = [&](const std::string& sql, const state::QueryRow& params) {
+    in_prm_transaction({{"SET LOCAL ROLE prm_portal_bypass", {}}, {sql, params}});
+  };
+  as_bypassing_portal("UPDATE prm.deals SET amount = 666, modified_by_kind = 'partner_user', modified_by_id = $2 "
+                      "WHERE id = $1",
+                      {deal_a, user_b});
+  // Silver partner B sets the Gold-only discount on its own deal (and a field it may edit).
+  as_bypassing_portal("UPDATE prm.deals SET discount_percent = 10, amount = 200, modified_by_kind = 'partner_user', "
+                      "modified_by_id = $2 WHERE id = $1",
+                      {deal_b, user_b});
+  // Gold partner A sets a discount through the portal, as the PRM allows.
+  in_prm_transaction({{"SET LOCAL ROLE prm_portal", {}},
+                      {"SELECT set_config('prm.partner_org', $1, true), set_config('prm.partner_user', $2, true)",
+                       {org_a, user_a}},
+                      {"UPDATE prm.deals SET discount_percent = 5 WHERE id = $1", {deal_a}}});
+
+  ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::deal, deal_a, "discount_percent", "5.00")) << crmsync->output();
+  ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::deal, deal_b, "amount", "200.00")) << crmsync->output();
+  ASSERT_TRUE(wait_for(Side::dynamics, ObjectKind::deal, deal_b, "amount", "200.00")) << crmsync->output();
+  // The forged amount and the silver discount reached no CRM, and the PRM is put back.
+  EXPECT_EQ(on(Side::salesforce, ObjectKind::deal, deal_a)->at("amount").text, "100.00");
+  EXPECT_EQ(on(Side::dynamics, ObjectKind::deal, deal_a)->at("amount").text, "100.00");
+  EXPECT_EQ(on(Side::salesforce, ObjectKind::deal, deal_b)->at("discount_percent").kind, FieldValue::Kind::null);
+  EXPECT_EQ(on(Side::dynamics, ObjectKind::deal, deal_b)->at("discount_percent").kind, FieldValue::Kind::null);
+  EXPECT_TRUE(wait_for(Side::prm, ObjectKind::deal, deal_a, "amount", "100.00")) << "forged amount not reverted";
+  EXPECT_TRUE(eventually([&] {
+    return scalar("SELECT coalesce(discount_percent::text, 'null') FROM prm.deals WHERE id = $1", {deal_b}) == "null";
+  })) << "silver discount not reverted";
+
+  EXPECT_EQ(std::stoi(state_scalar("SELECT count(*) FROM " + name + ".denied_changes WHERE record_id = $1 AND "
+                                   "scope = 'record'",
+                                   {deal_a})),
+            1);
+  EXPECT_EQ(std::stoi(state_scalar("SELECT count(*) FROM " + name + ".denied_changes WHERE record_id = $1 AND "
+                                   "scope = 'fields' AND reason LIKE '%discount_percent%'",
+                                   {deal_b})),
+            1);
+  EXPECT_EQ(journal_count("denied"), 2);
+  auto metrics = testing::http_get(port, "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, ::testing::HasSubstr("crmsync_changes_denied_total 2"));
+}
+
+}  // namespace
+}  // namespace crmsync
