@@ -90,7 +90,17 @@ SharingChange observed_sharing_change(Side side, const Sharing& base, const Side
   if (owner_before != owner_now) {
     if (side == Side::salesforce) {
       change.owner_user_changed = true;
-      if (owner_now && owner_now->starts_with("partner_user:")) change.owner_user = owner_now->substr(13);
+      if (owner_now && owner_now->starts_with("partner_user:")) {
+        change.owner_user = owner_now->substr(13);
+        // A record a partner user owns belongs to the user's org (as in a Salesforce partner
+        // community, where the partner account's roles see it) when no org owns it yet.
+        const auto* org = map.active_org_of_user(*change.owner_user);
+        if (!base.owner_partner_org && org != nullptr) {
+          change.owner_partner_org_changed = true;
+          change.owner_partner_org = org->prm_id;
+          base_org = PrincipalMap::org_principal(org->prm_id);
+        }
+      }
     } else if (side == Side::dynamics) {
       if (owner_now && owner_now->starts_with("partner_org:")) {
         change.owner_partner_org_changed = true;

@@ -179,6 +179,18 @@ TEST(ObservedSharingChange, SalesforceRevocationsAndGrantsAndOwnerChanges) {
   EXPECT_THAT(taken.revoked, IsEmpty());
 }
 
+TEST(ObservedSharingChange, ARecordBornInSalesforceOwnedByAPartnerUserBelongsToTheUsersOrg) {
+  PrincipalMap map = test_map();
+  Sharing base;  // nothing known yet
+  SideSharing now = holding("005A1", {{"00GA", ShareGrant::Access::edit}, {"00GB", ShareGrant::Access::read}});
+  SharingChange change = observed_sharing_change(Side::salesforce, base, SideSharing{}, now, map);
+  EXPECT_EQ(change.owner_user, "a1");
+  EXPECT_TRUE(change.owner_partner_org_changed);
+  EXPECT_EQ(change.owner_partner_org, "A");
+  ASSERT_EQ(change.granted.size(), 1u) << "A's Edit share is its ownership, not a grant";
+  EXPECT_EQ(change.granted[0].principal, "partner_org:B");
+}
+
 TEST(ObservedSharingChange, GrantsTheSideNeverHeldAreNotReadAsRevoked) {
   PrincipalMap map = test_map();
   Sharing base;
