@@ -1,5 +1,6 @@
 #include "daemon/apply_service.h"
 
+#include "daemon/fair_batcher.h"
 #include "daemon/principal_directory.h"
 
 #include <map>
@@ -166,18 +167,22 @@ void ApplyService::run() {
   };
 
   auto last_sweep = Clock::now();
-  std::vector<connectors::kafka::ConsumedRecord> batch;
+  // Read ahead up to this many events so that a batch can be filled fairly across partner orgs
+  // even behind one partner's backlog.
+  const std::size_t read_ahead = std::max<std::size_t>(settings.batch_max_events * 20, settings.read_ahead_min);
+  FairBatcher batcher(settings.batch_max_events);
+  auto first_waiting_at = Clock::time_point{};
   while (!stop_) {
     refresh_principals();
-    // Collect a batch: full, or `linger` after its first record.
-    batch.clear();
-    auto first_at = Clock::time_point{};
-    while (!stop_ && batch.size() < settings.batch_max_events) {
-      milliseconds wait(100);
-      if (!batch.empty()) {
-        auto left = std::chrono::duration_cast<milliseconds>(first_at + settings.linger - Clock::now());
-        if (left <= milliseconds(0)) break;
-        wait = std::min(wait, left);
+    // Collect: everything Kafka has ready (up to the read-ahead), then wait for more until a batch
+    // is full or `linger` passed since the oldest waiting event arrived.
+    while (!stop_ && batcher.held() < read_ahead) {
+      milliseconds wait(0);
+      if (batcher.waiting() == 0) {
+        wait = milliseconds(100);
+      } else if (batcher.waiting() < settings.batch_max_events) {
+        auto left = std::chrono::duration_cast<milliseconds>(first_waiting_at + settings.linger - Clock::now());
+        wait = std::max(milliseconds(0), std::min(milliseconds(100), left));
       }
       auto polled = consumer.value()->poll(wait);
       if (!polled) {
@@ -185,14 +190,14 @@ void ApplyService::run() {
         break;
       }
       if (!polled.value()) {
-        if (batch.empty()) break;  // idle: let the loop look at parked events and stop
+        if (batcher.waiting() == 0) break;  // idle: let the loop look at parked events and stop
+        if (batcher.waiting() >= settings.batch_max_events || Clock::now() >= first_waiting_at + settings.linger) break;
         continue;
       }
-      if (batch.empty()) first_at = Clock::now();
-      batch.push_back(std::move(*polled.value()));
+      if (batcher.waiting() == 0) first_waiting_at = Clock::now();
+      batcher.add(std::move(*polled.value()));
     }
-
-    if (batch.empty()) {
+    if (batcher.waiting() == 0) {
       if (Clock::now() - last_sweep >= settings.parked_sweep_interval) {
         last_sweep = Clock::now();
         auto swept = engine.retry_parked();
@@ -201,9 +206,10 @@ void ApplyService::run() {
       continue;
     }
 
+    auto batch = batcher.next_batch();
     std::vector<std::string> values;
     values.reserve(batch.size());
-    for (const auto& record : batch) values.push_back(record.value);
+    for (const auto* record : batch) values.push_back(record->value);
     std::optional<ApplyReport> report;
     attempt = 0;
     while (!stop_) {
@@ -242,12 +248,12 @@ void ApplyService::run() {
     }
     if (!delivered) break;
 
-    std::map<std::pair<std::string, int>, const connectors::kafka::ConsumedRecord*> last;
-    for (const auto& record : batch) last[{record.topic, record.partition}] = &record;
-    for (const auto& [partition, record] : last) {
-      if (auto committed = consumer.value()->commit(*record); !committed) {
+    batcher.batch_applied();
+    if (batcher.waiting() > 0) first_waiting_at = Clock::now() - settings.linger;  // the rest is overdue
+    for (const auto& record : batcher.committable()) {
+      if (auto committed = consumer.value()->commit(record); !committed) {
         // Harmless: the batch is recorded as applied; a re-delivery changes nothing.
-        log.warn("apply: offset commit topic={} partition={}: {}", record->topic, record->partition,
+        log.warn("apply: offset commit topic={} partition={}: {}", record.topic, record.partition,
                  committed.error().message);
       }
     }

@@ -32,6 +32,7 @@ struct ApplyServiceSettings {
   std::string topic_prefix{"crmsync"};
   std::string group_id{"crmsync-apply"};
   std::size_t batch_max_events = 500;
+  std::size_t read_ahead_min = 10'000;  // events buffered ahead (at least 20 batches) for fair batches
   std::chrono::milliseconds linger{200};
   std::int64_t delete_guard_max = 100;
   std::chrono::milliseconds delete_guard_window{std::chrono::minutes(5)};
