@@ -121,6 +121,7 @@ mapping::Result<ApplyReport> ApplyEngine::Impl::run(std::vector<PendingEvent> pe
     for (const auto& [outcome, count] : summary.outcomes) report.outcomes[outcome] += count;
     report.conflicts += summary.conflicts;
     report.denied += summary.denied;
+    for (const auto& [org, count] : summary.denied_by_partner) report.denied_by_partner[org] += count;
     for (auto& letter : summary.dead_letters) report.dead_letters.push_back(std::move(letter));
 
     // Deals parked for the accounts this wave mapped go next, before what the wave deferred.

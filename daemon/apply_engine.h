@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,8 @@ struct ApplyEngineSettings {
   std::string instance_id{"crmsync"};
   std::int64_t delete_guard_max = 100;  // deletes from one side within the window before further ones are held
   std::chrono::milliseconds delete_guard_window{std::chrono::minutes(5)};
+  // Partner orgs whose PRM changes are held for an operator (parked, journaled) instead of applied.
+  std::set<std::string> quarantined_partner_orgs;
 };
 
 // What became of one event.
@@ -49,6 +52,7 @@ struct ApplyReport {
   std::size_t waves = 0;
   std::size_t conflicts = 0;
   std::size_t denied = 0;  // partners' changes denied wholly or in part
+  std::map<std::string, std::size_t> denied_by_partner;  // partner org -> denials ("" when unknown)
 };
 
 // The sync engine (DESIGN §2 "Apply", §4): turns captured change events into writes on the other

@@ -40,6 +40,7 @@ struct WaveItem {
   // The inbound authorization of a partner's PRM change, when it denied something; `denied_values`
   // are the PRM values that were not propagated (written back to their base values on the PRM).
   std::optional<mapping::AuthorizationDecision> denial;
+  std::string actor_org;  // the partner org of a partner user's PRM change, when known
   std::vector<std::string> denied_values;
   // Per CRM: what it holds (last written/seen), what it should hold, and what it holds after this
   // wave's writes (recorded as the record's side sharing).

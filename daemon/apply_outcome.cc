@@ -31,7 +31,7 @@ mapping::Status record_denial(state::SyncRecordStore& store, const WaveItem& ite
                       json_text(denial.reason), fmt::join(fields, ","),
                       denial.record_denied || denial.sharing_denied ? "true" : "false", reverted ? "true" : "false"));
   std::optional<std::string> partner_org;
-  if (!event.actor.partner_org.empty()) partner_org = event.actor.partner_org;
+  if (!item.actor_org.empty()) partner_org = item.actor_org;
   return store.record_denial(event.event_id, event.object, item.record_id, actor_of(event), partner_org, scope,
                              denial.reason);
 }
@@ -53,7 +53,9 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
       continue;
     }
     if (item.outcome == EventOutcome::parked) {
-      if (auto parked = store.park(event.event_id, event.object, item.reason, "reference not mapped yet", item.pending->json);
+      bool for_operator = item.reason.starts_with("operator:");
+      if (auto parked = store.park(event.event_id, event.object, item.reason,
+                                   for_operator ? "held for an operator" : "reference not mapped yet", item.pending->json);
           !parked) {
         return parked.error();
       }
@@ -64,6 +66,7 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
     } else if (item.outcome == EventOutcome::denied) {
       if (auto recorded = record_denial(store, item, journal); !recorded) return recorded.error();
       ++summary.denied;
+      ++summary.denied_by_partner[item.actor_org];
     } else if (item.outcome == EventOutcome::dead_lettered) {
       journal("dead_lettered", "", fmt::format(R"({{"reason":{}}})", json_text(item.reason)));
       summary.dead_letters.push_back({mapping::kafka_key(event.object, item.record_id), item.pending->json, item.reason});
@@ -107,6 +110,7 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
       if (item.denial) {
         if (auto recorded = record_denial(store, item, journal); !recorded) return recorded.error();
         ++summary.denied;
+        ++summary.denied_by_partner[item.actor_org];
       }
       if (event.op == CanonicalEvent::Operation::upsert) {
         std::string unresolved;

@@ -39,6 +39,7 @@ struct WaveSummary {
   std::vector<DeadLetter> dead_letters;
   std::size_t conflicts = 0;
   std::size_t denied = 0;  // changes (wholly or in part) denied by the inbound authorization
+  std::map<std::string, std::size_t> denied_by_partner;
 };
 
 // Applies one wave (at most one event per record) inside the caller's state transaction: resolves

@@ -1,6 +1,7 @@
 #include "daemon/apply_service.h"
 
 #include "daemon/fair_batcher.h"
+#include "daemon/partner_activity.h"
 #include "daemon/principal_directory.h"
 
 #include <map>
@@ -147,6 +148,7 @@ void ApplyService::run() {
   engine_settings.instance_id = settings.instance_id;
   engine_settings.delete_guard_max = settings.delete_guard_max;
   engine_settings.delete_guard_window = settings.delete_guard_window;
+  engine_settings.quarantined_partner_orgs = settings.quarantined_partner_orgs;
   ApplyEngine engine(parts_->mapping, gateways, *state, parts_->journal_key, engine_settings, parts_->logger);
   log.info("apply worker started group={} topics={}.changes.{{prm,salesforce,dynamics}} sides={}", settings.group_id,
            prefix, gateways.size());
@@ -164,6 +166,24 @@ void ApplyService::run() {
     }
     parts_->partner_orgs->set(static_cast<double>(loaded.value()->org_count()));
     engine.set_principal_map(std::move(loaded).value());
+  };
+
+  PartnerActivity activity(settings.anomaly_changes_per_minute, settings.anomaly_denied_per_hour);
+  auto flag = [&](const std::vector<PartnerFlag>& flags) {
+    for (const auto& flagged : flags) {
+      log.warn("partner org {} flagged: {} ({} > {}); quarantine it with permissions.quarantined_partner_orgs if "
+               "its changes must wait for an operator",
+               flagged.partner_org, flagged.reason, flagged.value, flagged.threshold);
+      parts_->metrics
+          .series("crmsync_partner_flagged", "Partner orgs flagged by an anomaly check (1 while flagged).",
+                  MetricType::gauge, {{"partner_org", flagged.partner_org}, {"reason", flagged.reason}})
+          .set(1);
+      (void)state->execute(fmt::format("INSERT INTO {}.partner_flags (partner_org, reason, value, threshold) VALUES "
+                                       "($1, $2, $3::bigint, $4::bigint)",
+                                       state->schema()),
+                           {flagged.partner_org, flagged.reason, std::to_string(flagged.value),
+                            std::to_string(flagged.threshold)});
+    }
   };
 
   auto last_sweep = Clock::now();
@@ -196,6 +216,7 @@ void ApplyService::run() {
       }
       if (batcher.waiting() == 0) first_waiting_at = Clock::now();
       batcher.add(std::move(*polled.value()));
+      flag(activity.change(batcher.last_partner(), Clock::now()));
     }
     if (batcher.waiting() == 0) {
       if (Clock::now() - last_sweep >= settings.parked_sweep_interval) {
@@ -260,6 +281,7 @@ void ApplyService::run() {
     parts_->batches->increment();
     for (const auto& [outcome, count] : report->outcomes) parts_->outcomes[outcome]->add(static_cast<double>(count));
     if (report->denied > 0) parts_->denied->add(static_cast<double>(report->denied));
+    for (const auto& [org, count] : report->denied_by_partner) flag(activity.denied(org, count, Clock::now()));
     log.debug("apply: batch events={} waves={} dead_letters={} conflicts={}", values.size(), report->waves,
               report->dead_letters.size(), report->conflicts);
   }

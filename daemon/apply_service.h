@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +43,12 @@ struct ApplyServiceSettings {
   // default) and how often it is read again.
   std::shared_ptr<const PrincipalDirectory> principals;
   std::chrono::milliseconds directory_refresh{std::chrono::seconds(30)};
+  // Anomaly flags (DESIGN §3): a partner org with more changes in a minute, or more denied changes
+  // in an hour, than these is flagged (metric crmsync_partner_flagged, log, state table
+  // partner_flags). 0 turns a check off.
+  std::size_t anomaly_changes_per_minute = 5000;
+  std::size_t anomaly_denied_per_hour = 20;
+  std::set<std::string> quarantined_partner_orgs;
 };
 
 // The apply worker of `crmsync run` (DESIGN §2): a member of the consumer group over the three

@@ -83,6 +83,13 @@ void WavePlanner::decide_sharing_and_authorization(WaveItem& item) const {
   item.sharing_changed = item.sharing_after != item.sharing_before;
 
   if (event.source != Side::prm || event.actor.kind != mapping::Actor::Kind::partner_user) return;
+  if (const auto* org = principals_.active_org_of_user(event.actor.id)) item.actor_org = org->prm_id;
+  // A quarantined partner's changes wait for an operator (DESIGN §3 anomaly flags).
+  if (!item.actor_org.empty() && settings_.quarantined_partner_orgs.count(item.actor_org) != 0) {
+    item.outcome = EventOutcome::parked;
+    item.reason = "operator:quarantined partner org " + item.actor_org;
+    return;
+  }
   // A partner's update carries only what the partner changed (the PRM's tables have REPLICA
   // IDENTITY FULL, so `changed` is exact): a value another change left in the row, such as a
   // denied one not reverted yet, is not laundered through the next legitimate edit.

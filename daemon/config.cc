@@ -455,6 +455,19 @@ void read_permissions(TomlConfigReader& reader, PermissionsSection& permissions)
                 permissions.directory_refresh);
   read_duration(reader, "permissions.sharing_sweep_interval", {std::chrono::seconds(1), std::chrono::hours(24)},
                 permissions.sharing_sweep_interval);
+  for (auto [key, target] : {std::pair{"permissions.anomaly_changes_per_minute", &permissions.anomaly_changes_per_minute},
+                             std::pair{"permissions.anomaly_denied_per_hour", &permissions.anomaly_denied_per_hour}}) {
+    if (auto value = reader.get_integer(key, Requirement::optional)) {
+      if (*value < 0 || *value > 100'000'000) {
+        reader.add_problem(key, fmt::format("{} is out of range; allowed 0 (off) to 100000000", *value));
+      } else {
+        *target = *value;
+      }
+    }
+  }
+  if (auto orgs = reader.get_string_list("permissions.quarantined_partner_orgs", Requirement::optional)) {
+    permissions.quarantined_partner_orgs = *orgs;
+  }
 }
 
 void read_engine(TomlConfigReader& reader, std::optional<EngineSection>& target) {

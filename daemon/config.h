@@ -132,6 +132,9 @@ struct PermissionsSection {
   std::optional<std::filesystem::path> principals_file;
   std::chrono::milliseconds directory_refresh{std::chrono::seconds(30)};  // re-read the PRM's partners
   std::chrono::milliseconds sharing_sweep_interval{std::chrono::seconds(60)};  // re-read the CRMs' shares
+  std::int64_t anomaly_changes_per_minute = 5000;  // 0: off
+  std::int64_t anomaly_denied_per_hour = 20;       // 0: off
+  std::vector<std::string> quarantined_partner_orgs;  // PRM ids whose changes wait for an operator
 };
 
 // The validated configuration of one crmsync process (docs/configuration.md documents each key).

@@ -243,6 +243,10 @@ int DaemonProcess::run() {
     apply_settings.delete_guard_window = config_.engine->delete_guard_window;
     apply_settings.retry = retry;
     apply_settings.directory_refresh = config_.permissions.directory_refresh;
+    apply_settings.anomaly_changes_per_minute = static_cast<std::size_t>(config_.permissions.anomaly_changes_per_minute);
+    apply_settings.anomaly_denied_per_hour = static_cast<std::size_t>(config_.permissions.anomaly_denied_per_hour);
+    apply_settings.quarantined_partner_orgs = {config_.permissions.quarantined_partner_orgs.begin(),
+                                               config_.permissions.quarantined_partner_orgs.end()};
     if (capture_settings) {
       auto bindings = connectors::prm::reference_schema_bindings();
       apply_settings.principals = std::make_shared<PrincipalDirectory>(

@@ -24,6 +24,8 @@ class FairBatcher {
   // changes and the vendor's own records).
   void add(connectors::kafka::ConsumedRecord record);
 
+  // The partner org of the event added last.
+  const std::string& last_partner() const { return buffer_.back()->partner; }
   std::size_t waiting() const { return waiting_; }  // not handed out yet
   std::size_t held() const { return buffer_.size(); }  // waiting, in flight or applied but not committable
 

@@ -26,3 +26,14 @@ CREATE TABLE {schema}.denied_changes (
 );
 CREATE INDEX denied_changes_denied_at_idx ON {schema}.denied_changes (denied_at);
 CREATE INDEX denied_changes_partner_org_idx ON {schema}.denied_changes (partner_org, denied_at);
+
+-- Partner orgs flagged by the anomaly checks (change rate, denied changes): for `crmsync status`.
+CREATE TABLE {schema}.partner_flags (
+  id bigserial PRIMARY KEY,
+  partner_org text NOT NULL,
+  reason text NOT NULL CHECK (reason IN ('change_rate', 'denied_changes')),
+  value bigint NOT NULL,
+  threshold bigint NOT NULL,
+  flagged_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX partner_flags_flagged_at_idx ON {schema}.partner_flags (flagged_at);

@@ -11,6 +11,26 @@ namespace crmsync::emulators {
 
 namespace {
 
+// The entity set (or action) a change-set request writes: "accounts" for
+// ".../api/data/v9.2/accounts(crmsync_prmid='x')", "GrantAccess" for ".../GrantAccess"; "" when
+// the target is something else (a content-id reference, another path).
+std::string written_entity_set(const std::string& url) {
+  std::string path = url.substr(0, url.find('?'));
+  std::string rest;
+  if (auto data = path.find("/api/data/"); data != std::string::npos) {
+    auto version_end = path.find('/', data + 10);
+    if (version_end == std::string::npos) return "";
+    rest = path.substr(version_end + 1);
+  } else if (path.find("://") == std::string::npos && !path.starts_with('$')) {
+    rest = path.starts_with('/') ? path.substr(1) : path;  // relative to the service root
+  } else {
+    return "";
+  }
+  auto end = rest.find_first_of("(/");
+  return end == std::string::npos ? rest : rest.substr(0, end);
+}
+
+
 constexpr std::size_t kMaxRequests = 1000;
 
 std::string part_for(const HttpResponse& response, const std::string& content_id) {
@@ -125,9 +145,28 @@ HttpResponse DataverseApi::batch(const DataverseCall& call) {
     }
     // A change set: all or nothing.
     auto members = parse_multipart(part.body, *inner);
-    RecordStore saved_store = store_;
-    auto saved_shares = shares_;
-    auto saved_members = team_members_;
+    // What to roll back to: only the tables the change set's requests write (copying the whole
+    // store per change set made a bulk load quadratic), the share table for sharing actions, and
+    // everything when a request's target is not recognised.
+    std::map<std::string, ObjectTable> saved_tables;
+    std::optional<RecordStore> saved_store;
+    std::optional<decltype(shares_)> saved_shares;
+    std::optional<decltype(team_members_)> saved_members;
+    for (const auto& member : *members) {
+      auto embedded = parse_embedded_request(member.body);
+      std::string set = embedded ? written_entity_set(embedded->url) : "";
+      if (set == "GrantAccess" || set == "ModifyAccess" || set == "RevokeAccess") {
+        if (!saved_shares) saved_shares = shares_;
+      } else if (ObjectTable* table = set.empty() ? nullptr : store_.table_by_entity_set(set);
+                 table != nullptr && set != "teams" && set != "systemusers") {
+        saved_tables.try_emplace(set, *table);
+      } else {
+        saved_store = store_;
+        saved_shares = shares_;
+        saved_members = team_members_;
+        break;
+      }
+    }
     std::size_t saved_writes = batch_writes_;
     std::map<std::string, std::string> content_ids;
     std::string changeset_id = "changesetresponse_" + new_guid();
@@ -153,9 +192,13 @@ HttpResponse DataverseApi::batch(const DataverseCall& call) {
       rendered += "--" + changeset_id + "\r\n" + part_for(response, content_id);
     }
     if (failure) {
-      store_ = std::move(saved_store);
-      shares_ = std::move(saved_shares);
-      team_members_ = std::move(saved_members);
+      if (saved_store) {
+        store_ = std::move(*saved_store);
+      } else {
+        for (auto& [set, table] : saved_tables) *store_.table_by_entity_set(set) = std::move(table);
+      }
+      if (saved_shares) shares_ = std::move(*saved_shares);
+      if (saved_members) team_members_ = std::move(*saved_members);
       batch_writes_ = saved_writes;
       std::string error_part = "--" + batch_id + "\r\n" + part_for(failure->first, failure->second);
       if (!continue_on_error) {

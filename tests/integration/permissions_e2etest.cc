@@ -293,3 +293,65 @@ TEST_F(Permissions, ForgedAndTierGatedPartnerChangesAreDeniedAndReverted) {
 
 }  // namespace
 }  // namespace crmsync
+
+namespace crmsync {
+namespace {
+
+TEST_F(Permissions, OnePartnersBulkDoesNotDelayAnotherPartnersChangeAndIsFlagged) {
+  ASSERT_NO_FATAL_FAILURE(start(write_config(
+      fmt::format("[permissions]\nprincipals_file = \"{}\"\ndirectory_refresh = \"1s\"\nanomaly_changes_per_minute = "
+                  "5000\n",
+                  principals_file.string()))));
+  std::string account_a = insert_owned_account("bulk account", org_a, user_a);
+  std::string account_b = insert_owned_account("account of B", org_b, user_b);
+  std::string deal_b = insert_owned_deal(account_b, "deal of B", org_b, user_b);
+  ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::deal, deal_b, "amount", "100.00")) << crmsync->output();
+  ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::account, account_a, "name", name + " bulk account"))
+      << crmsync->output();
+  auto synced_deals = [&] {
+    return std::stoi(state_scalar("SELECT count(*) FROM " + name + ".sync_records WHERE object = 'deal' AND "
+                                  "salesforce_id IS NOT NULL"));
+  };
+  int before = synced_deals();
+
+  // Partner A's integration creates 10,000 deals through the portal in one go; right after it,
+  // partner B changes one deal.
+  constexpr int kBulk = 10'000;
+  auto as_partner = [&](const std::string& partner_org, const std::string& user, const std::string& sql,
+                        const state::QueryRow& params) {
+    in_prm_transaction({{"SET LOCAL ROLE prm_portal", {}},
+                        {"SELECT set_config('prm.partner_org', $1, true), set_config('prm.partner_user', $2, true)",
+                         {partner_org, user}},
+                        {sql, params}});
+  };
+  auto bulk_at = Clock::now();
+  as_partner(org_a, user_a,
+             "INSERT INTO prm.deals (account_id, name, amount, stage, close_date, owner_partner_org_id) "
+             "SELECT $1::uuid, $2 || g, g, 'Prospecting', '2027-03-31', $3::uuid FROM generate_series(1, $4::int) g",
+             {account_a, name + " bulk ", org_a, std::to_string(kBulk)});
+  auto change_at = Clock::now();
+  as_partner(org_b, user_b, "UPDATE prm.deals SET amount = 777 WHERE id = $1", {deal_b});
+
+  ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::deal, deal_b, "amount", "777.00", seconds(300)))
+      << crmsync->output();
+  double b_seconds = std::chrono::duration<double>(Clock::now() - change_at).count();
+  int a_done_when_b_arrived = synced_deals() - before;
+  ASSERT_TRUE(eventually([&] { return synced_deals() - before >= kBulk; }, seconds(600))) << crmsync->output();
+  double a_seconds = std::chrono::duration<double>(Clock::now() - bulk_at).count();
+  std::printf("engine_linger_ms=50\npartner_a_changes=%d\npartner_b_change_to_salesforce_seconds=%.2f\n"
+              "partner_a_deals_in_salesforce_when_b_arrived=%d\npartner_a_bulk_to_salesforce_seconds=%.1f\n",
+              kBulk, b_seconds, a_done_when_b_arrived, a_seconds);
+  // Fair batches: B's change does not queue behind A's backlog (first-come order would put it last).
+  EXPECT_LT(a_done_when_b_arrived, kBulk / 2);
+
+  // A crossed the change-rate threshold: flagged in /metrics and in the state database.
+  auto metrics = testing::http_get(port, "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, ::testing::HasSubstr(fmt::format(
+                                 "crmsync_partner_flagged{{partner_org=\"{}\",reason=\"change_rate\"}} 1", org_a)));
+  EXPECT_THAT(metrics->body, ::testing::Not(::testing::HasSubstr("partner_org=\"" + org_b + "\"")));
+  EXPECT_EQ(state_scalar("SELECT count(*) FROM " + name + ".partner_flags WHERE partner_org = $1", {org_a}), "1");
+}
+
+}  // namespace
+}  // namespace crmsync
