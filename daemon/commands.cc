@@ -7,6 +7,7 @@
 #include "daemon/cli.h"
 #include "daemon/daemon_process.h"
 #include "daemon/engine_mapping.h"
+#include "daemon/principal_directory.h"
 #include "daemon/json_text.h"
 #include "daemon/log_redactor.h"
 #include "daemon/logging.h"
@@ -87,6 +88,7 @@ int config_check_command(const CommonOptions& options) {
   try {
     Config config = load_config(options.config_path);
     (void)load_engine_mapping(config);  // the mapping file, when [engine] names one, is part of the configuration
+    check_principal_file(config);       // so is the principals file
     if (options.json) {
       std::cout << fmt::format("{{\"valid\":true,\"file\":{}}}\n", json_quote(options.config_path));
     } else {

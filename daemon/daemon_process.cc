@@ -86,6 +86,7 @@ int DaemonProcess::run() {
   std::optional<mapping::MappingDefinition> engine_mapping;
   try {
     engine_mapping = load_engine_mapping(config_);
+    check_principal_file(config_);
   } catch (const ConfigError& error) {
     for (const auto& problem : error.problems()) log->critical("cannot start: {}", problem);
     return 2;

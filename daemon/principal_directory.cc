@@ -7,6 +7,7 @@
 
 #include "connectors/prm/prm_directory_reader.h"
 #include "connectors/prm/prm_query_session.h"
+#include "daemon/config.h"
 
 namespace crmsync::daemon {
 
@@ -31,6 +32,20 @@ mapping::Result<mapping::PrincipalFile> read_principal_file(const std::filesyste
     return SyncError{ErrorClass::fatal, fmt::format("{}", fmt::join(load.problems, "\n"))};
   }
   return std::move(*load.file);
+}
+
+void check_principal_file(const Config& config) {
+  if (!config.permissions.principals_file) return;
+  auto read = read_principal_file(*config.permissions.principals_file);
+  if (read) return;
+  std::vector<std::string> problems;
+  std::string_view text = read.error().message;
+  while (!text.empty()) {
+    auto end = text.find('\n');
+    problems.emplace_back(text.substr(0, end));
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+  }
+  throw ConfigError(std::move(problems));
 }
 
 mapping::Result<std::shared_ptr<const mapping::PrincipalMap>> PrincipalDirectory::load() const {

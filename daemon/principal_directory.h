@@ -15,6 +15,8 @@ struct PartnerDirectoryBinding;
 
 namespace crmsync::daemon {
 
+struct Config;
+
 // Builds the principal map (DESIGN §3) from the principals file ([permissions] principals_file:
 // the partners' CRM ids) and the PRM's partner directory (who exists, tiers, active flags, which
 // org each user belongs to). Called by the apply worker at start and every directory_refresh.
@@ -42,5 +44,9 @@ PrincipalDirectory::DirectoryRead prm_directory_read(const connectors::prm::PrmC
 
 // Reads and checks a principals file (for `crmsync config check` and load()).
 mapping::Result<mapping::PrincipalFile> read_principal_file(const std::filesystem::path& path);
+
+// `crmsync config check` and the start: the principals file [permissions] names, when it names one,
+// is part of the configuration. Throws ConfigError with every problem.
+void check_principal_file(const Config& config);
 
 }  // namespace crmsync::daemon

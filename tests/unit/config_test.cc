@@ -397,3 +397,42 @@ TEST(Config, MissingFileSaysHowToPointAtOne) {
 
 }  // namespace
 }  // namespace crmsync::daemon
+
+namespace crmsync::daemon {
+namespace {
+
+TEST(Config, PermissionsSectionIsReadAndChecked) {
+  Config config = parse_config(std::string(kMinimal) + R"(
+[permissions]
+principals_file = "/etc/crmsync/principals.toml"
+directory_refresh = "10s"
+sharing_sweep_interval = "2m"
+anomaly_changes_per_minute = 0
+quarantined_partner_orgs = ["0b7e5a3c-0000-4000-8000-000000000001"]
+)",
+                               "crmsync.toml");
+  EXPECT_EQ(config.permissions.principals_file, "/etc/crmsync/principals.toml");
+  EXPECT_EQ(config.permissions.directory_refresh, std::chrono::seconds(10));
+  EXPECT_EQ(config.permissions.sharing_sweep_interval, std::chrono::minutes(2));
+  EXPECT_EQ(config.permissions.anomaly_changes_per_minute, 0);
+  EXPECT_EQ(config.permissions.anomaly_denied_per_hour, 20);
+  EXPECT_EQ(config.permissions.quarantined_partner_orgs.size(), 1u);
+
+  Config defaults = parse_config(kMinimal, "crmsync.toml");
+  EXPECT_FALSE(defaults.permissions.principals_file);
+  EXPECT_EQ(defaults.permissions.sharing_sweep_interval, std::chrono::seconds(60));
+
+  auto problems = problems_of(std::string(kMinimal) + R"(
+[permissions]
+principals_file = "principals.toml"
+sharing_sweep_interval = "0s"
+anomaly_denied_per_hour = -1
+)");
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_THAT(problems[0], ::testing::HasSubstr("permissions.principals_file: expected an absolute path"));
+  EXPECT_THAT(problems[1], ::testing::HasSubstr("permissions.sharing_sweep_interval"));
+  EXPECT_THAT(problems[2], ::testing::HasSubstr("permissions.anomaly_denied_per_hour"));
+}
+
+}  // namespace
+}  // namespace crmsync::daemon
