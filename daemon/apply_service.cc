@@ -196,7 +196,9 @@ void ApplyService::run() {
     refresh_principals();
     // Collect: everything Kafka has ready (up to the read-ahead), then wait for more until a batch
     // is full or `linger` passed since the oldest waiting event arrived.
-    while (!stop_ && batcher.held() < read_ahead) {
+    // (Polling goes on even with the read-ahead full when nothing waits: the consumer must stay
+    // in its group, and what is held is committed as soon as it can be.)
+    while (!stop_ && (batcher.held() < read_ahead || batcher.waiting() == 0)) {
       milliseconds wait(0);
       if (batcher.waiting() == 0) {
         wait = milliseconds(100);

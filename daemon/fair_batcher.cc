@@ -1,6 +1,7 @@
 #include "daemon/fair_batcher.h"
 
 #include <set>
+#include <tuple>
 
 #include "mapping/event_json.h"
 
@@ -18,6 +19,9 @@ std::string partner_of_event(const std::string& event_json) {
 FairBatcher::FairBatcher(std::size_t batch_max) : batch_max_(batch_max == 0 ? 1 : batch_max) {}
 
 void FairBatcher::add(ConsumedRecord record) {
+  // Kafka re-delivers what was not committed after a rebalance: an offset already held is not
+  // taken twice.
+  if (!offsets_.insert({record.topic, record.partition, record.offset}).second) return;
   auto entry = std::make_unique<Entry>();
   // A record's events stay in the queue its first waiting event chose, so they keep their order
   // even when the record changes owner in between.
@@ -67,17 +71,17 @@ void FairBatcher::batch_applied() {
 }
 
 std::vector<ConsumedRecord> FairBatcher::committable() {
-  // Per partition: the applied prefix in offset (= arrival) order.
-  std::map<std::pair<std::string, int>, const Entry*> last_applied;
-  std::set<std::pair<std::string, int>> blocked;
+  // Per partition, in offset order: the last offset up to which everything held is applied.
+  std::map<std::pair<std::string, int>, std::map<long long, const Entry*>> partitions;
   for (const auto& entry : buffer_) {
-    std::pair<std::string, int> partition{entry->record.topic, entry->record.partition};
-    if (blocked.count(partition) != 0) continue;
-    if (entry->state != Entry::State::applied) {
-      blocked.insert(partition);
-      continue;
+    partitions[{entry->record.topic, entry->record.partition}][entry->record.offset] = entry.get();
+  }
+  std::map<std::pair<std::string, int>, const Entry*> last_applied;
+  for (const auto& [partition, entries] : partitions) {
+    for (const auto& [offset, entry] : entries) {
+      if (entry->state != Entry::State::applied) break;
+      last_applied[partition] = entry;
     }
-    last_applied[partition] = entry.get();
   }
   std::vector<ConsumedRecord> out;
   for (const auto& [partition, entry] : last_applied) out.push_back(entry->record);
@@ -85,11 +89,11 @@ std::vector<ConsumedRecord> FairBatcher::committable() {
   std::deque<std::unique_ptr<Entry>> kept;
   std::set<std::string> live_keys;
   for (auto& entry : buffer_) {
-    std::pair<std::string, int> partition{entry->record.topic, entry->record.partition};
-    auto last = last_applied.find(partition);
-    bool covered = last != last_applied.end() && entry->record.offset <= last->second->record.offset &&
-                   entry->state == Entry::State::applied;
-    if (covered) continue;
+    auto last = last_applied.find({entry->record.topic, entry->record.partition});
+    if (last != last_applied.end() && entry->record.offset <= last->second->record.offset) {
+      offsets_.erase({entry->record.topic, entry->record.partition, entry->record.offset});
+      continue;
+    }
     live_keys.insert(entry->record.key);
     kept.push_back(std::move(entry));
   }

@@ -4,7 +4,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "connectors/kafka/kafka_consumer.h"
@@ -50,6 +52,7 @@ class FairBatcher {
   std::deque<std::unique_ptr<Entry>> buffer_;  // arrival order
   std::vector<Entry*> in_flight_;
   std::map<std::string, std::string> record_partner_;  // Kafka key -> the partner queue its events use
+  std::set<std::tuple<std::string, int, long long>> offsets_;  // (topic, partition, offset) held
   std::size_t waiting_ = 0;
 };
 

@@ -148,11 +148,15 @@ HttpResponse DataverseApi::batch(const DataverseCall& call) {
     // What to roll back to: only the tables the change set's requests write (copying the whole
     // store per change set made a bulk load quadratic), the share table for sharing actions, and
     // everything when a request's target is not recognised.
+    // A change set of one request needs none: a request that fails changes nothing (handlers
+    // validate before they write), and that is the shape crmsync's applier sends, one record per
+    // change set, thousands per bulk load.
     std::map<std::string, ObjectTable> saved_tables;
     std::optional<RecordStore> saved_store;
     std::optional<decltype(shares_)> saved_shares;
     std::optional<decltype(team_members_)> saved_members;
-    for (const auto& member : *members) {
+    const std::vector<MultipartPart> no_parts;
+    for (const auto& member : members->size() > 1 ? *members : no_parts) {
       auto embedded = parse_embedded_request(member.body);
       std::string set = embedded ? written_entity_set(embedded->url) : "";
       if (set == "GrantAccess" || set == "ModifyAccess" || set == "RevokeAccess") {

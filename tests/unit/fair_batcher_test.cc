@@ -70,3 +70,28 @@ TEST(FairBatcher, UnreadableEventsGoToTheUnownedQueue) {
 
 }  // namespace
 }  // namespace crmsync::daemon
+
+namespace crmsync::daemon {
+namespace {
+
+TEST(FairBatcher, ReDeliveredOffsetsAreNotHeldTwiceAndCommitsNeverGoBack) {
+  FairBatcher batcher(10);
+  batcher.add(event("a1", "A", 5));
+  batcher.add(event("a2", "A", 6));
+  batcher.add(event("a1", "A", 5));  // re-delivered after a rebalance
+  EXPECT_EQ(batcher.held(), 2u);
+  EXPECT_EQ(batcher.next_batch().size(), 2u);
+  batcher.batch_applied();
+  batcher.add(event("a3", "A", 4));  // an older offset arriving late: held until applied
+  auto commits = batcher.committable();
+  EXPECT_TRUE(commits.empty()) << "offset 4 is not applied yet";
+  EXPECT_EQ(batcher.next_batch().size(), 1u);
+  batcher.batch_applied();
+  commits = batcher.committable();
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_EQ(commits[0].offset, 6);
+  EXPECT_EQ(batcher.held(), 0u);
+}
+
+}  // namespace
+}  // namespace crmsync::daemon
