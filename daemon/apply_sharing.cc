@@ -159,11 +159,26 @@ void WavePlanner::plan_sharing_writes(WaveItem& item, std::map<Side, std::vector
   for (SideGateway* gateway : gateways_) {
     Side side = gateway->side();
     if (side == event.source) {
-      // The sweep read this CRM: what it holds now is what the change says.
-      if (is_sharing_sweep(event)) {
-        item.side_after[side] = mapping::sharing_on_side(item.sharing_after, side, principals_);
-        item.side_after[side].unresolved.clear();
+      // The sweep read this CRM: starting from what it held, it gets what the change leads to
+      // (e.g. a record a partner user owns gets the Edit share of the user's org).
+      if (!is_sharing_sweep(event)) continue;
+      mapping::SideSharing held = mapping::sharing_on_side(item.sharing_after, side, principals_);
+      held.unresolved.clear();
+      if (auto observed = mapping::parse_side_sharing_json(event.observed_side_sharing.empty()
+                                                               ? std::string_view("{}")
+                                                               : std::string_view(event.observed_side_sharing));
+          observed && observed.value().count(side) != 0) {
+        held = observed.value().at(side);
+        // Only partners' shares are crmsync's to change; internal ones are left as they are.
+        for (auto it = held.shares.begin(); it != held.shares.end();) {
+          it = principals_.from_side(side, it->first) ? std::next(it) : held.shares.erase(it);
+        }
       }
+      mapping::SideSharing desired = mapping::sharing_on_side(item.sharing_after, side, principals_);
+      item.side_before[side] = held;
+      item.side_desired[side] = desired;
+      item.side_after[side] = held;
+      if (desired.owner && desired.owner != held.owner) write_for(item, side, writes, writers).owner_id = desired.owner;
       continue;
     }
     if (item.missing.count(side) != 0) continue;

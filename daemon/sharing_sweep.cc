@@ -201,6 +201,7 @@ mapping::Result<SweepCounts> SharingSweep::sweep_once() {
         event.sharing = mapping::apply_sharing_change(record.sharing, change);
         event.sharing.record_type = std::string(mapping::to_string(object));
         event.sharing_change = change;
+        event.observed_side_sharing = mapping::side_sharing_to_json({{side, current->second}});
         std::string value = mapping::to_json(event);
         // The same finding against the same sharing version is the same event (de-duplicated).
         event.event_id = mapping::stable_event_id(fmt::format("sweep|{}|{}|{}|{}|{}", side_name,

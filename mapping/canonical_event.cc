@@ -176,6 +176,10 @@ std::string to_json(const CanonicalEvent& event) {
     out.EndArray();
     out.EndObject();
   }
+  if (!event.observed_side_sharing.empty()) {
+    write_string(out, "observed_side_sharing");
+    out.RawValue(event.observed_side_sharing.data(), event.observed_side_sharing.size(), rapidjson::kObjectType);
+  }
   if (event.snapshot) {
     write_string(out, "snapshot");
     out.Bool(true);

@@ -95,6 +95,9 @@ struct CanonicalEvent {
   std::vector<std::string> changed;
   Sharing sharing;                           // the record's whole sharing after the change
   std::optional<SharingChange> sharing_change;  // set when the change touched the sharing
+  // A sharing sweep's finding only: what the CRM held when it was read (the per-side sharing JSON
+  // of mapping/sharing_rules.h), so that the engine writes what is missing there too.
+  std::string observed_side_sharing;
   bool snapshot = false;        // read by an initial or recovery snapshot, not a live change
 };
 

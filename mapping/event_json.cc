@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace crmsync::mapping {
 
@@ -242,6 +244,14 @@ Result<CanonicalEvent> parse_event(std::string_view json) {
   auto sharing_change = parse_sharing_change(typed);
   if (!sharing_change) return sharing_change.error();
   event.sharing_change = std::move(sharing_change).value();
+  if (auto observed = typed.FindMember("observed_side_sharing");
+      observed != typed.MemberEnd() && !observed->value.IsNull()) {
+    if (!observed->value.IsObject()) return malformed("observed_side_sharing must be an object");
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    observed->value.Accept(writer);
+    event.observed_side_sharing.assign(buffer.GetString(), buffer.GetSize());
+  }
   if (auto snapshot = typed.FindMember("snapshot");
       snapshot != typed.MemberEnd() && snapshot->value.IsBool()) {
     event.snapshot = snapshot->value.GetBool();
