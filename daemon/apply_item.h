@@ -45,6 +45,7 @@ struct WaveItem {
   // Per CRM: what it holds (last written/seen), what it should hold, and what it holds after this
   // wave's writes (recorded as the record's side sharing).
   std::map<mapping::Side, mapping::SideSharing> side_before, side_desired, side_after;
+  std::size_t share_writes_done = 0;  // grants and revocations written in this wave
 };
 
 // A sharing sweep's finding (daemon/sharing_sweep.h): a CRM's sharing changed, no field did.

@@ -123,7 +123,7 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
         }
         bool first_write = false;
         for (const auto& [side, before] : item.side_before) first_write = first_write || before == mapping::SideSharing{};
-        if (item.sharing_changed || (!unresolved.empty() && first_write)) {
+        if (item.sharing_changed || item.share_writes_done > 0 || (!unresolved.empty() && first_write)) {
           // Deny by default: principals with no counterpart on a side get nothing there.
           journal("sharing", "",
                   fmt::format(R"({{"before":{},"after":{},"unresolved":{{{}}}}})", sharing_json(item.sharing_before),
@@ -164,7 +164,7 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
       for (Side side : item.written) written.push_back(json_text(side_name(side)));
       bool nothing = event.op != CanonicalEvent::Operation::remove && item.merge.changed.empty() &&
                      item.merge.conflicts.empty() && item.written.empty() && item.failures.empty() &&
-                     !item.sharing_changed && !item.denial;
+                     !item.sharing_changed && !item.denial && item.share_writes_done == 0;
       if (nothing) {
         item.outcome = EventOutcome::echo_skipped;
         journal("echo_skipped", "", R"({"reason":"no field differs from the agreed values"})");

@@ -169,16 +169,23 @@ void WavePlanner::plan_sharing_writes(WaveItem& item, std::map<Side, std::vector
                                                                : std::string_view(event.observed_side_sharing));
           observed && observed.value().count(side) != 0) {
         held = observed.value().at(side);
-        // Only partners' shares are crmsync's to change; internal ones are left as they are.
+        // Only partners' shares are crmsync's to change (a deactivated partner's too, to take
+        // them away); internal ones are left as they are.
         for (auto it = held.shares.begin(); it != held.shares.end();) {
-          it = principals_.from_side(side, it->first) ? std::next(it) : held.shares.erase(it);
+          it = principals_.is_partner_principal(side, it->first) ? std::next(it) : held.shares.erase(it);
         }
       }
       mapping::SideSharing desired = mapping::sharing_on_side(item.sharing_after, side, principals_);
       item.side_before[side] = held;
       item.side_desired[side] = desired;
       item.side_after[side] = held;
-      if (desired.owner && desired.owner != held.owner) write_for(item, side, writes, writers).owner_id = desired.owner;
+      if (desired.owner != held.owner) {
+        // A partner owner that is no longer (or no longer active) gives way to the internal owner.
+        bool partner_owned = held.owner && principals_.is_partner_principal(side, *held.owner);
+        std::optional<std::string> owner =
+            desired.owner ? desired.owner : partner_owned ? principals_.internal_owner(side) : std::nullopt;
+        if (owner) write_for(item, side, writes, writers).owner_id = owner;
+      }
       continue;
     }
     if (item.missing.count(side) != 0) continue;
@@ -241,6 +248,7 @@ mapping::Status WavePlanner::write_shares(std::vector<WaveItem>& items, bool gra
                                             item.record_id, error.message));
         continue;
       }
+      ++item.share_writes_done;
       auto& held = item.side_after[side].shares;
       if (share.grant) {
         held[share.principal_id] = share.access;

@@ -186,7 +186,15 @@ mapping::Result<SweepCounts> SharingSweep::sweep_once() {
         if (auto known = record.side_sharing.find(side); known != record.side_sharing.end()) last = known->second;
         mapping::SharingChange change =
             mapping::observed_sharing_change(side, record.sharing, last, current->second, map);
-        if (change.empty()) continue;
+        // Deprovisioning: the CRM still gives access to a partner principal that is no longer
+        // active (org deactivated, user gone): the engine takes it away there.
+        bool deprovision = false;
+        auto inactive = [&](const std::string& principal) {
+          return map.is_partner_principal(side, principal) && !map.from_side(side, principal);
+        };
+        if (current->second.owner && inactive(*current->second.owner)) deprovision = true;
+        for (const auto& [principal, access] : current->second.shares) deprovision = deprovision || inactive(principal);
+        if (change.empty() && !deprovision) continue;
         mapping::CanonicalEvent event;
         event.source = side;
         event.object = object;
@@ -218,10 +226,11 @@ mapping::Result<SweepCounts> SharingSweep::sweep_once() {
             });
         if (!queued) return queued.error();
         ++counts.changes;
-        parts.logger->info("sharing sweep: {} {} {} (record {}) changed in {}: {} granted, {} revoked{}{}", side_name,
+        parts.logger->info("sharing sweep: {} {} {} (record {}) changed in {}: {} granted, {} revoked{}{}{}", side_name,
                            mapping::to_string(object), crm_id, record.record_id, side_name, change.granted.size(),
                            change.revoked.size(), change.owner_partner_org_changed ? ", owner org" : "",
-                           change.owner_user_changed ? ", owner user" : "");
+                           change.owner_user_changed ? ", owner user" : "",
+                           deprovision ? ", access of inactive partners to take away" : "");
       }
     }
   }

@@ -96,6 +96,14 @@ std::optional<std::string> PrincipalMap::from_side(Side side, std::string_view s
   return found->second;
 }
 
+bool PrincipalMap::is_partner_principal(Side side, std::string_view side_principal) const {
+  if (side == Side::prm) return org(side_principal) != nullptr || user(side_principal) != nullptr;
+  const auto& index = side == Side::salesforce ? from_salesforce_ : from_dynamics_;
+  std::string key(side_principal);
+  if (side == Side::dynamics && !key.starts_with(kTeamPrefix) && !key.starts_with(kUserPrefix)) key = dynamics_team(key);
+  return index.find(key) != index.end();
+}
+
 const std::optional<std::string>& PrincipalMap::internal_owner(Side side) const {
   if (side == Side::salesforce) return salesforce_internal_owner_;
   if (side == Side::dynamics) return dynamics_internal_owner_;
@@ -242,10 +250,12 @@ PrincipalMap build_principal_map(const PrincipalFile& file, const std::vector<Di
     entry.active = org.active;
   }
   for (const auto& from_file : file.orgs) {
-    auto found = org_entries.find(from_file.prm_id);
-    if (found == org_entries.end()) continue;  // the PRM does not know it: nothing to map
-    found->second.salesforce_group = from_file.salesforce_group;
-    found->second.dynamics_team = from_file.dynamics_team;
+    // An org the PRM does not know (any more) stays in the map inactive: it is granted nothing,
+    // and its CRM principals are still recognised so that their access is taken away.
+    PartnerOrgPrincipal& entry = org_entries[from_file.prm_id];
+    entry.prm_id = from_file.prm_id;
+    entry.salesforce_group = from_file.salesforce_group;
+    entry.dynamics_team = from_file.dynamics_team;
   }
   std::map<std::string, PartnerUserPrincipal> user_entries;
   for (const auto& user : users) {
@@ -255,10 +265,10 @@ PrincipalMap build_principal_map(const PrincipalFile& file, const std::vector<Di
     entry.active = user.active;
   }
   for (const auto& from_file : file.users) {
-    auto found = user_entries.find(from_file.prm_id);
-    if (found == user_entries.end()) continue;
-    found->second.salesforce_user = from_file.salesforce_user;
-    found->second.dynamics_user = from_file.dynamics_user;
+    PartnerUserPrincipal& entry = user_entries[from_file.prm_id];
+    entry.prm_id = from_file.prm_id;
+    entry.salesforce_user = from_file.salesforce_user;
+    entry.dynamics_user = from_file.dynamics_user;
   }
   PrincipalMap map;
   for (auto& [id, org] : org_entries) map.add_org(std::move(org));

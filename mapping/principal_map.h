@@ -58,6 +58,9 @@ class PrincipalMap {
   // A CRM principal's canonical name; nothing for principals that are no (active) partner's.
   std::optional<std::string> from_side(Side side, std::string_view side_principal) const;
   const std::optional<std::string>& internal_owner(Side side) const;
+  // Whether a CRM principal belongs to a partner at all, active or not: a deactivated partner's
+  // principals are still recognised, so that their access can be taken away (deprovisioning).
+  bool is_partner_principal(Side side, std::string_view side_principal) const;
 
   std::size_t org_count() const { return orgs_.size(); }
   std::size_t user_count() const { return users_.size(); }
@@ -103,7 +106,8 @@ struct DirectoryUser {
 
 // The map from the file's CRM ids and the PRM's directory. Orgs and users the PRM has but the
 // file does not are in the map with no CRM ids (their tier still counts for authorization);
-// entries of the file the PRM does not know are left out (they have no counterpart).
+// entries of the file the PRM does not know stay inactive (granted nothing; recognised, so that
+// the access they still hold on a CRM is taken away).
 PrincipalMap build_principal_map(const PrincipalFile& file, const std::vector<DirectoryOrg>& orgs,
                                  const std::vector<DirectoryUser>& users);
 

@@ -355,3 +355,39 @@ TEST_F(Permissions, OnePartnersBulkDoesNotDelayAnotherPartnersChangeAndIsFlagged
 
 }  // namespace
 }  // namespace crmsync
+
+namespace crmsync {
+namespace {
+
+TEST_F(Permissions, ADeactivatedPartnerLosesItsAccessOnEveryCrm) {
+  ASSERT_NO_FATAL_FAILURE(start(config()));
+  std::string account = insert_owned_account("account shared with B", org_a, user_a);
+  share_in_prm("account", account, org_b, "edit");
+  std::string sf_account, dv_account;
+  ASSERT_TRUE(eventually([&] {
+    sf_account = side_id(Side::salesforce, ObjectKind::account, account);
+    dv_account = side_id(Side::dynamics, ObjectKind::account, account);
+    return !sf_account.empty() && !dv_account.empty() &&
+           sf_shares_of(ObjectKind::account, sf_account).count(sf_group_b) != 0 &&
+           dv_shared_with(ObjectKind::account, dv_account, std::string("team:") + kTeamB);
+  })) << crmsync->output();
+
+  // The partner relationship with B ends.
+  auto ended_at = Clock::now();
+  scalar("UPDATE prm.partner_orgs SET active = false WHERE id = $1 RETURNING id", {org_b});
+  ASSERT_TRUE(eventually(
+      [&] {
+        return sf_shares_of(ObjectKind::account, sf_account).count(sf_group_b) == 0 &&
+               !dv_shared_with(ObjectKind::account, dv_account, std::string("team:") + kTeamB);
+      },
+      kRevocationBound))
+      << crmsync->output();
+  double seconds_taken = std::chrono::duration<double>(Clock::now() - ended_at).count();
+  std::printf("directory_refresh_seconds=1\nsharing_sweep_interval_seconds=%lld\ndeactivation_to_crms_seconds=%.1f\n",
+              static_cast<long long>(kSweepInterval.count()), seconds_taken);
+  EXPECT_EQ(sf_shares_of(ObjectKind::account, sf_account).count(sf_group_a), 1u) << "the owner org keeps its access";
+  EXPECT_GE(journal_count("sharing"), 3);
+}
+
+}  // namespace
+}  // namespace crmsync

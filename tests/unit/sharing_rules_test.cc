@@ -52,6 +52,10 @@ TEST(PrincipalMap, TranslatesMappedActivePrincipalsOnly) {
   EXPECT_EQ(map.from_side(Side::salesforce, "00GD"), std::nullopt);
   EXPECT_EQ(map.from_side(Side::salesforce, "005SOMEONE"), std::nullopt);
   EXPECT_EQ(map.org("A")->tier, "gold");
+  // Deactivated or unknown to the PRM: granted nothing, still recognised (to take access away).
+  EXPECT_TRUE(map.is_partner_principal(Side::salesforce, "00GD"));
+  EXPECT_TRUE(map.is_partner_principal(Side::dynamics, "team:team-z"));
+  EXPECT_FALSE(map.is_partner_principal(Side::salesforce, "005SOMEONE"));
   EXPECT_EQ(map.internal_owner(Side::salesforce), "005INTERNAL");
 }
 
