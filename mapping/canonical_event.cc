@@ -18,6 +18,20 @@ void write_string(JsonWriter& out, std::string_view text) {
   out.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
+// [{"principal":…,"access":"read|edit"},…]: a sharing's grants and a sharing change's granted.
+void write_grants(JsonWriter& out, const std::vector<ShareGrant>& grants) {
+  out.StartArray();
+  for (const ShareGrant& grant : grants) {
+    out.StartObject();
+    write_string(out, "principal");
+    write_string(out, grant.principal);
+    write_string(out, "access");
+    write_string(out, to_string(grant.access));
+    out.EndObject();
+  }
+  out.EndArray();
+}
+
 void write_optional(JsonWriter& out, std::string_view key, const std::optional<std::string>& value) {
   write_string(out, key);
   if (value) {
@@ -140,16 +154,7 @@ std::string to_json(const CanonicalEvent& event) {
   write_optional(out, "user", event.sharing.owner_user);
   out.EndObject();
   write_string(out, "grants");
-  out.StartArray();
-  for (const ShareGrant& grant : event.sharing.grants) {
-    out.StartObject();
-    write_string(out, "principal");
-    write_string(out, grant.principal);
-    write_string(out, "access");
-    write_string(out, to_string(grant.access));
-    out.EndObject();
-  }
-  out.EndArray();
+  write_grants(out, event.sharing.grants);
   write_string(out, "record_type");
   write_string(out, event.sharing.record_type);
   out.EndObject();
@@ -160,16 +165,7 @@ std::string to_json(const CanonicalEvent& event) {
     if (change.owner_partner_org_changed) write_optional(out, "owner_partner_org", change.owner_partner_org);
     if (change.owner_user_changed) write_optional(out, "owner_user", change.owner_user);
     write_string(out, "granted");
-    out.StartArray();
-    for (const ShareGrant& grant : change.granted) {
-      out.StartObject();
-      write_string(out, "principal");
-      write_string(out, grant.principal);
-      write_string(out, "access");
-      write_string(out, to_string(grant.access));
-      out.EndObject();
-    }
-    out.EndArray();
+    write_grants(out, change.granted);
     write_string(out, "revoked");
     out.StartArray();
     for (const auto& principal : change.revoked) write_string(out, principal);
