@@ -4,6 +4,7 @@
 #include "daemon/partner_activity.h"
 #include "daemon/principal_directory.h"
 
+#include <functional>
 #include <map>
 
 #include <fmt/format.h>
@@ -96,6 +97,30 @@ std::string dead_letter_value(const DeadLetter& letter, const std::string& insta
                      is_object ? event : mapping::to_json_value(mapping::FieldValue::string_value(event)));
 }
 
+// Produces `letters` to `topic` and waits for Kafka's acknowledgement of every one, retrying the
+// whole set (with `backoff`) until it is acknowledged or `stop` is set. Returns whether it was.
+// Used for a batch's dead letters (before its offsets are committed) and for the parked-events
+// sweep's (an operator's retry that failed again must reach the topic as a new dead letter).
+bool produce_dead_letters(connectors::kafka::KafkaProducer& producer, const std::string& topic,
+                          const std::vector<DeadLetter>& letters, const std::string& instance_id,
+                          const std::atomic<bool>& stop, const std::function<void(const std::string&)>& backoff) {
+  if (letters.empty()) return true;
+  while (!stop) {
+    std::size_t failed = 0;
+    for (const auto& letter : letters) {
+      auto queued = producer.produce(topic, letter.key, dead_letter_value(letter, instance_id),
+                                     [&failed](const mapping::Result<connectors::kafka::DeliveredRecord>& r) {
+                                       if (!r) ++failed;
+                                     });
+      if (!queued) ++failed;
+    }
+    auto flushed = producer.flush(std::chrono::seconds(30));
+    if (flushed && failed == 0) return true;
+    backoff(fmt::format("apply: {} dead letter(s) not acknowledged by Kafka", letters.size()));
+  }
+  return false;
+}
+
 }  // namespace
 
 void ApplyService::run() {
@@ -107,7 +132,7 @@ void ApplyService::run() {
   };
   int attempt = 0;
   mapping::UniformRandom random = mapping::make_uniform_random();
-  auto backoff = [&](const std::string& what) {
+  std::function<void(const std::string&)> backoff = [&](const std::string& what) {
     auto delay = settings.retry.delay_for_attempt(attempt++, random);
     log.warn("{}; retrying in {}ms attempt={}", what, delay.count(), attempt);
     pause(stop_, delay);
@@ -224,7 +249,23 @@ void ApplyService::run() {
       if (Clock::now() - last_sweep >= settings.parked_sweep_interval) {
         last_sweep = Clock::now();
         auto swept = engine.retry_parked();
-        if (!swept) log.warn("apply: parked events sweep: {}", swept.error().message);
+        if (!swept) {
+          log.warn("apply: parked events sweep: {}", swept.error().message);
+        } else {
+          // What failed again (an operator's retry the CRM still refuses) is a new dead letter. The
+          // sweep's outcomes are recorded already; stopping before Kafka acknowledged them loses
+          // these letters (the journal still has their `dead_lettered` entries).
+          attempt = 0;
+          if (!produce_dead_letters(*producer.value(), prefix + ".deadletter", swept.value().dead_letters,
+                                    settings.instance_id, stop_, backoff)) {
+            log.error("apply: stopping before Kafka acknowledged {} dead letter(s) of the parked-events sweep; "
+                      "see the journal's dead_lettered entries",
+                      swept.value().dead_letters.size());
+          }
+          for (const auto& [outcome, count] : swept.value().outcomes) {
+            parts_->outcomes[outcome]->add(static_cast<double>(count));
+          }
+        }
       }
       continue;
     }
@@ -250,26 +291,11 @@ void ApplyService::run() {
     if (!report) break;  // stopping: not committed, re-delivered to whoever takes the partitions
 
     // Dead letters reach Kafka before the offsets move past their events.
-    bool delivered = report->dead_letters.empty();
     attempt = 0;
-    while (!delivered && !stop_) {
-      std::size_t failed = 0;
-      for (const auto& letter : report->dead_letters) {
-        auto queued = producer.value()->produce(prefix + ".deadletter", letter.key,
-                                                dead_letter_value(letter, settings.instance_id),
-                                                [&failed](const mapping::Result<connectors::kafka::DeliveredRecord>& r) {
-                                                  if (!r) ++failed;
-                                                });
-        if (!queued) ++failed;
-      }
-      auto flushed = producer.value()->flush(std::chrono::seconds(30));
-      if (flushed && failed == 0) {
-        delivered = true;
-      } else {
-        backoff("apply: dead letters not acknowledged by Kafka");
-      }
+    if (!produce_dead_letters(*producer.value(), prefix + ".deadletter", report->dead_letters, settings.instance_id,
+                              stop_, backoff)) {
+      break;
     }
-    if (!delivered) break;
 
     batcher.batch_applied();
     if (batcher.waiting() > 0) first_waiting_at = Clock::now() - settings.linger;  // the rest is overdue

@@ -56,7 +56,9 @@ struct ApplyServiceSettings {
 // record), hands it to the ApplyEngine, produces its dead letters to <prefix>.deadletter and waits
 // for Kafka's acknowledgement, and only then commits the offsets. A failed batch (a side or the
 // state database unavailable) is retried with backoff and never committed before it applied, so a
-// crash at any point re-delivers and the engine's applied-event record makes that harmless.
+// crash at any point re-delivers and the engine's applied-event record makes that harmless. When
+// idle, it re-applies the parked events that can go now (every parked_sweep_interval) and produces
+// their dead letters the same way (an operator's retry that fails again is a new dead letter).
 // Owned by DaemonProcess; one thread; stop() returns after the batch in flight finished or gave up.
 class ApplyService {
  public:

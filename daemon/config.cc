@@ -308,7 +308,23 @@ void read_secrets(TomlConfigReader& reader, std::optional<SecretsSection>& targe
                 secrets.previous_grace);
   read_duration(reader, "secrets.reload_interval", {std::chrono::seconds(1), std::chrono::minutes(10)},
                 secrets.reload_interval);
-  read_duration(reader, "secrets.max_age", {std::chrono::hours(1), std::chrono::hours(24 * 3650)}, secrets.max_age);
+  const DurationRange max_age_range{std::chrono::hours(1), std::chrono::hours(24 * 3650)};
+  read_duration(reader, "secrets.max_age", max_age_range, secrets.max_age);
+  if (auto overrides = reader.get_string_table("secrets.max_age_overrides", Requirement::optional)) {
+    for (const auto& [secret, text] : *overrides) {
+      auto value = parse_duration(text);
+      if (!value) {
+        reader.add_entry_problem("secrets.max_age_overrides", secret,
+                                 fmt::format("expected a duration such as \"30d\" or \"12h\", got \"{}\"", text));
+      } else if (*value < max_age_range.min || *value > max_age_range.max) {
+        reader.add_entry_problem("secrets.max_age_overrides", secret,
+                                 fmt::format("{} is out of range; allowed {} to {}", text,
+                                             format_duration(max_age_range.min), format_duration(max_age_range.max)));
+      } else {
+        secrets.max_age_overrides[secret] = *value;
+      }
+    }
+  }
   target = std::move(secrets);
 }
 

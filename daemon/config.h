@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -103,6 +104,9 @@ struct SecretsSection {
   std::chrono::milliseconds previous_grace{std::chrono::hours(24)};
   std::chrono::milliseconds reload_interval{std::chrono::seconds(10)};
   std::chrono::milliseconds max_age{std::chrono::hours(24 * 90)};
+  // [secrets.max_age_overrides]: secret name → its own maximum age, e.g.
+  // `"salesforce.client_secret" = "30d"` (quoted: names contain dots).
+  std::map<std::string, std::chrono::milliseconds> max_age_overrides;
 };
 
 // [journal] — the tamper-evident journal's HMAC key (DESIGN §4). The key is base64 of at least 32

@@ -1,6 +1,7 @@
 #include "daemon/conflicts_cli.h"
 
 #include <fmt/format.h>
+#include <rapidjson/document.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -9,13 +10,12 @@
 #include "daemon/commands.h"
 #include "daemon/json_text.h"
 #include "daemon/operator_cli.h"
+#include "state/sql_time.h"
 #include "state/state_database.h"
 
 namespace crmsync::daemon {
 
 namespace {
-
-constexpr const char* kRfc3339 = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
 
 // One row of the state table `conflicts` (migration 0006). base and side_values are JSON text.
 struct ConflictRow {
@@ -25,9 +25,8 @@ struct ConflictRow {
 
 std::string select_columns(const std::string& schema) {
   return fmt::format("SELECT id, object, record_id, field, policy, coalesce(base, 'null'), side_values, event_id, "
-                     "status, to_char(created_at AT TIME ZONE 'UTC', '{1}'), "
-                     "to_char(resolved_at AT TIME ZONE 'UTC', '{1}'), resolution FROM {0}.conflicts",
-                     schema, kRfc3339);
+                     "status, {1}, {2}, resolution FROM {0}.conflicts",
+                     schema, state::rfc3339_sql("created_at"), state::rfc3339_sql("resolved_at"));
 }
 
 ConflictRow conflict_from(const state::QueryRow& row) {
@@ -36,12 +35,12 @@ ConflictRow conflict_from(const state::QueryRow& row) {
           row[8].value_or(""), row[9].value_or(""), row[10], row[11]};
 }
 
-// Stored JSON as JSON; text that is not (a damaged row) as a JSON string.
+// Stored JSON as JSON; text that is not one valid JSON value (a damaged row) as a JSON string, so
+// that the output always parses.
 std::string as_json(const std::string& text) {
-  bool looks_json = !text.empty() && (text.front() == '{' || text.front() == '[' || text.front() == '"' ||
-                                      text == "null" || text == "true" || text == "false" ||
-                                      text.find_first_not_of("-0123456789.eE+") == std::string::npos);
-  return looks_json ? text : json_quote(text);
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.c_str(), text.size());
+  return doc.HasParseError() ? json_quote(text) : text;
 }
 
 std::string conflict_json(const ConflictRow& c) {

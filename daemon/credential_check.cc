@@ -20,12 +20,16 @@ using mapping::ErrorClass;
 
 // The store's current values, except `name`, which is the candidate: what a token client sees
 // during the test. A value the CRM rotates on use is stored as the new current, as the daemon's
-// provider does.
+// provider does; a failure to store it is remembered, since the CRM accepted the candidate then.
 class CandidateSecrets final : public mapping::SecretProvider {
  public:
   CandidateSecrets(std::string name, const mapping::SecretString& candidate, state::SecretStore& store,
-                   std::string operator_name)
-      : name_(std::move(name)), candidate_(candidate), store_(store), operator_(std::move(operator_name)) {}
+                   std::string operator_name, std::function<void(const mapping::SecretString&)> on_issued)
+      : name_(std::move(name)),
+        candidate_(candidate),
+        store_(store),
+        operator_(std::move(operator_name)),
+        on_issued_(std::move(on_issued)) {}
 
   mapping::Result<mapping::SecretString> current(const std::string& name) override {
     if (name == name_) return candidate_;
@@ -33,8 +37,13 @@ class CandidateSecrets final : public mapping::SecretProvider {
   }
 
   mapping::Status store_rotated(const std::string& name, const mapping::SecretString& value) override {
+    if (on_issued_) on_issued_(value);
     auto version = store_.put(name, value, state::SecretStage::current, operator_);
-    if (!version) return version.error();
+    if (!version) {
+      store_failure_ = fmt::format("storing the refresh token the CRM issued for {} failed: {}", name,
+                                   version.error().message);
+      return version.error();
+    }
     if (name == name_) {
       consumed_ = true;
       rotated_version_ = version.value();
@@ -44,20 +53,30 @@ class CandidateSecrets final : public mapping::SecretProvider {
 
   bool consumed() const { return consumed_; }
   int rotated_version() const { return rotated_version_; }
+  const std::optional<std::string>& store_failure() const { return store_failure_; }
 
  private:
   std::string name_;
   const mapping::SecretString& candidate_;
   state::SecretStore& store_;
   std::string operator_;
+  std::function<void(const mapping::SecretString&)> on_issued_;
   bool consumed_ = false;
   int rotated_version_ = 0;
+  std::optional<std::string> store_failure_;
 };
 
 CredentialCheckResult verdict(const mapping::Status& status, const CandidateSecrets& secrets) {
   CredentialCheckResult result;
   result.consumed = secrets.consumed();
   result.rotated_version = secrets.rotated_version();
+  if (secrets.store_failure()) {
+    // The CRM answered 200 with a new refresh token (the token client reports the failed store as
+    // an `auth` error): the candidate was accepted, whatever `status` says.
+    result.outcome = CredentialCheckOutcome::accepted_not_stored;
+    result.detail = *secrets.store_failure();
+    return result;
+  }
   if (status) {
     result.outcome = CredentialCheckOutcome::accepted;
     return result;
@@ -95,11 +114,26 @@ std::optional<std::string> credential_use(const Config& config, const std::strin
   return std::nullopt;
 }
 
+std::optional<std::string> credential_not_testable(const Config& config, const std::string& name) {
+  if (!config.salesforce) return std::nullopt;
+  auto settings = salesforce_settings_from(*config.salesforce);
+  if (settings.auth_flow == connectors::salesforce::AuthFlow::refresh_token && name == settings.client_secret_name &&
+      name != settings.refresh_token_name) {
+    return "under the refresh_token flow a test would spend the live refresh token, which Salesforce may rotate "
+           "while a running daemon renews its session with it";
+  }
+  return std::nullopt;
+}
+
 CredentialCheckResult check_credential(const Config& config, const std::string& name,
                                        const mapping::SecretString& candidate, state::SecretStore& store,
                                        const std::string& operator_name, std::shared_ptr<spdlog::logger> logger,
-                                       std::chrono::seconds timeout) {
-  CandidateSecrets secrets(name, candidate, store, operator_name);
+                                       std::chrono::seconds timeout,
+                                       const std::function<void(const mapping::SecretString&)>& on_issued) {
+  if (auto why = credential_not_testable(config, name)) {
+    return {CredentialCheckOutcome::unreachable, fmt::format("secret {} is not tested: {}", name, *why), false, 0};
+  }
+  CandidateSecrets secrets(name, candidate, store, operator_name, on_issued);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool salesforce = false;
   if (config.salesforce) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,12 +22,16 @@ namespace crmsync::daemon {
 enum class CredentialCheckOutcome {
   accepted,    // the CRM issued a token with the candidate value
   refused,     // the CRM refused it (or it is not usable, e.g. not a PEM key): the value is wrong
-  unreachable  // the test could not run (CRM unreachable, 5xx, 429, another credential missing)
+  unreachable,  // the test could not run (CRM unreachable, 5xx, 429, another credential missing)
+  // The CRM accepted the value and rotated a refresh token, but the new refresh token could not be
+  // stored: the value is right (never discard it), and the CRM may already consider it used.
+  accepted_not_stored
 };
 
 struct CredentialCheckResult {
   CredentialCheckOutcome outcome = CredentialCheckOutcome::unreachable;
-  // Why, in the CRM's words (HTTP status, error code, description); never a secret value.
+  // Why, in the CRM's words (HTTP status, error code, description), or for accepted_not_stored why
+  // the store refused the rotated refresh token; never a secret value.
   std::string detail;
   // The test used the value up: the CRM rotated the refresh token it was given, and the new one it
   // issued is already stored as current (version below).
@@ -39,16 +44,26 @@ struct CredentialCheckResult {
 // uses it (then `crmsync secrets rotate` cannot test a new value and leaves it pending).
 std::optional<std::string> credential_use(const Config& config, const std::string& name);
 
+// Why `crmsync secrets rotate` must not test `name` although the configuration uses it (it then
+// stays pending for an operator to promote); nothing when check_credential() may test it. The
+// Salesforce client secret under the refresh_token flow is one: its token request also spends the
+// live refresh token, which the CRM may rotate while a running daemon renews with it.
+std::optional<std::string> credential_not_testable(const Config& config, const std::string& name);
+
 // The test behind `crmsync secrets rotate`: obtains a token from the CRM with `candidate` in place
 // of `name`'s current value, exactly as the daemon's token clients would (same settings, same
 // flow); the other credentials of the request come from `store`'s current versions. A refresh
 // token the CRM rotates during the test is stored through `store` as current (recorded as
-// `operator_name`), as the daemon would. `name` must have a credential_use(). Blocks up to
-// `timeout` (retrying 5xx/429 within it). The candidate value never appears in `detail`.
+// `operator_name`), as the daemon would; if storing it fails the outcome is accepted_not_stored.
+// `on_issued` sees every credential the CRM issues during the test (a rotated refresh token) before
+// it is stored or logged, so that the caller can redact it. `name` must have a credential_use() and
+// no credential_not_testable(). Blocks up to `timeout` (retrying 5xx/429 within it). The candidate
+// value never appears in `detail`.
 CredentialCheckResult check_credential(const Config& config, const std::string& name,
                                        const mapping::SecretString& candidate, state::SecretStore& store,
                                        const std::string& operator_name, std::shared_ptr<spdlog::logger> logger,
-                                       std::chrono::seconds timeout);
+                                       std::chrono::seconds timeout,
+                                       const std::function<void(const mapping::SecretString&)>& on_issued);
 
 // What a person must do to rotate `name` (named in the daemon's max_age warning): where the new
 // value is created on the CRM side, and the `crmsync secrets rotate` command that stages it.

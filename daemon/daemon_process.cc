@@ -148,22 +148,33 @@ int DaemonProcess::run() {
                                   mapping::make_uniform_random());
   supervisor.start();
 
+  // The journal key, loaded once here: it journals the daemon's own secret changes and the apply
+  // workers' writes.
+  std::optional<mapping::SecretString> journal_key;
   std::unique_ptr<SecretReloader> secret_reloader;
   if (secrets) {
     // Secret changes the daemon makes itself (a refresh token the CRM rotated, versions past their
-    // grace window destroyed) go to the journal too when a journal key exists; without one they are
-    // recorded in the store's audit table only.
-    if (auto key = load_journal_key(config_, secrets.get()); key) {
-      secrets->journal_with(std::move(key).value());
+    // grace window destroyed) go to the journal too when a journal key exists; until one can be
+    // loaded they are recorded in the store's audit table only, and the reloader keeps trying.
+    auto key = journal_key_for_secret_changes(config_, *secrets);
+    if (key && key.value()) {
+      journal_key = *key.value();
+      secrets->journal_with(*journal_key);
+    } else if (key) {
+      log->info("no journal key yet: secret changes made by the daemon are recorded in the secret store's audit "
+                "table only until one is put (checked every secrets.reload_interval)");
     } else {
-      log->info("secret changes made by the daemon are recorded in the secret store's audit only: {}",
+      log->warn("the journal key cannot be loaded: secret changes made by the daemon are recorded in the secret "
+                "store's audit table only; trying again every secrets.reload_interval error=\"{}\"",
                 key.error().message);
     }
-    state::SecretAgePolicy max_age;
-    max_age.max_age = std::chrono::duration_cast<std::chrono::seconds>(config_.secrets->max_age);
-    secret_reloader = std::make_unique<SecretReloader>(*secrets, config_.secrets->reload_interval, std::move(max_age),
-                                                       metrics, logging_.logger("secrets"),
-                                                       "daemon:" + config_.daemon.instance_id);
+    secret_reloader = std::make_unique<SecretReloader>(*secrets, config_.secrets->reload_interval,
+                                                       secret_age_policy_from(*config_.secrets), metrics,
+                                                       logging_.logger("secrets"), "daemon:" + config_.daemon.instance_id);
+    if (!journal_key) {
+      secret_reloader->journal_key_from(
+          [this, provider = secrets.get()] { return journal_key_for_secret_changes(config_, *provider); });
+    }
     secret_reloader->start();
   }
 
@@ -226,9 +237,11 @@ int DaemonProcess::run() {
   std::unique_ptr<ApplyService> apply;
   std::vector<std::unique_ptr<SharingSweep>> sweeps;
   if (config_.engine && config_.engine->enabled) {
-    auto journal_key = load_journal_key(config_, secrets ? static_cast<mapping::SecretProvider*>(secrets.get()) : nullptr);
-    if (!journal_key) {
-      log->critical("cannot start: journal key: {}", journal_key.error().message);
+    // Loaded again only when the first load gave no key, to say why the start fails.
+    auto engine_key = journal_key ? mapping::Result<mapping::SecretString>(*journal_key)
+                                  : load_journal_key(config_, secrets.get());
+    if (!engine_key) {
+      log->critical("cannot start: journal key: {}", engine_key.error().message);
       return 1;
     }
     std::vector<std::unique_ptr<SideGateway>> gateways;
@@ -268,7 +281,7 @@ int DaemonProcess::run() {
     }
     auto principals = apply_settings.principals;
     apply = std::make_unique<ApplyService>(apply_settings, kafka_settings_from(config_), state_settings, *engine_mapping,
-                                           std::move(gateways), std::move(journal_key).value(), metrics,
+                                           std::move(gateways), std::move(engine_key).value(), metrics,
                                            logging_.logger("apply"));
     apply->start();
     // The sharing sweeps: share and owner changes made in a CRM, which its capture cannot see.
@@ -309,8 +322,10 @@ int DaemonProcess::run() {
     if (salesforce && config_.salesforce->capture) report.pipelines["salesforce_capture"] = state_of("salesforce_capture");
     if (dynamics && config_.dynamics->capture) report.pipelines["dynamics_capture"] = state_of("dynamics_capture");
     if (apply) report.pipelines["apply"] = state_of("apply");
-    if (!error && !report.ready) error = "not ready: " + readiness.to_json();
-    report.last_error = std::move(error);
+    // Readiness detail is not an error (a starting daemon waits for its dependencies): it goes in
+    // its own field, replaced at every update. Both texts may quote a dependency's error: redacted.
+    if (!report.ready) report.not_ready = logging_.redactor().redact(readiness.to_json());
+    if (error) report.last_error = logging_.redactor().redact(*error);
     heartbeat.update(std::move(report));
   };
   report_heartbeat("", std::nullopt);

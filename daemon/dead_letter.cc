@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -88,6 +89,25 @@ DeadLetterRecord read_dead_letter(const connectors::kafka::TopicRecord& record) 
     letter.record_id = letter.key.substr(colon + 1);
   }
   return letter;
+}
+
+mapping::Status read_dead_letters(connectors::kafka::KafkaTopicReader& reader, const std::string& topic,
+                                  std::chrono::milliseconds base_timeout,
+                                  const std::function<void(DeadLetterRecord)>& on_letter) {
+  auto marks = reader.watermarks(topic, base_timeout);
+  if (!marks) return marks.error();
+  long long kept = 0;
+  for (const auto& mark : marks.value()) kept += std::max(0LL, mark.high - mark.low);
+  auto timeout = base_timeout + std::chrono::milliseconds(kept);
+  return reader.read_all(topic, timeout,
+                         [&](connectors::kafka::TopicRecord record) { on_letter(read_dead_letter(record)); });
+}
+
+std::optional<state::DeadLetterDecision> decision_on(const DeadLetterRecord& letter,
+                                                     const DeadLetterDecisions& decisions) {
+  auto found = decisions.find(letter.id);
+  if (found == decisions.end() || found->second.event_id != letter.event_id) return std::nullopt;
+  return found->second;
 }
 
 }  // namespace crmsync::daemon

@@ -1,14 +1,20 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "mapping/canonical_event.h"
+#include "mapping/sync_error.h"
+#include "state/dead_letter_decisions.h"
 
 namespace crmsync::connectors::kafka {
 struct TopicRecord;
+class KafkaTopicReader;
 }
 
 namespace crmsync::daemon {
@@ -43,5 +49,22 @@ std::optional<std::pair<int, long long>> parse_dead_letter_id(std::string_view t
 // Reads a dead-letter topic record. A value that is not a crmsync dead letter is kept whole as
 // the event text with a reason that says so (it is listed, never dropped).
 DeadLetterRecord read_dead_letter(const connectors::kafka::TopicRecord& record);
+
+// Every dead letter `topic` keeps now, in order, to `on_letter`. The read may take `base_timeout`
+// plus a millisecond per record the topic holds: a big topic takes longer, it does not fail.
+mapping::Status read_dead_letters(connectors::kafka::KafkaTopicReader& reader, const std::string& topic,
+                                  std::chrono::milliseconds base_timeout,
+                                  const std::function<void(DeadLetterRecord)>& on_letter);
+
+// The operators' decisions on one dead-letter topic, by dead-letter id
+// (state::load_dead_letter_decisions).
+using DeadLetterDecisions = std::map<std::string, state::DeadLetterDecision>;
+
+// The decision taken on `letter`, if any: the one recorded under its id for its event. A
+// decision under that id for another event was taken on a letter that was at that place before
+// (a re-created topic) and does not count. The one test of "is this letter decided" for
+// `dead-letters list|show|retry|discard` and `status`.
+std::optional<state::DeadLetterDecision> decision_on(const DeadLetterRecord& letter,
+                                                     const DeadLetterDecisions& decisions);
 
 }  // namespace crmsync::daemon

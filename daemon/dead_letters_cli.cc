@@ -24,14 +24,6 @@ namespace {
 
 using connectors::kafka::KafkaTopicReader;
 
-std::string one_line(std::string text, std::size_t max = std::string::npos) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  if (text.size() > max) text = text.substr(0, max - 3) + "...";
-  return text;
-}
-
 std::string decision_json(const std::optional<state::DeadLetterDecision>& decision) {
   if (!decision) return "null";
   return fmt::format("{{\"decision\":{},\"by\":{},\"at\":{},\"note\":{}}}", json_quote(decision->decision),
@@ -103,14 +95,9 @@ struct DeadLettersCli::State {
     std::string topic = session->config().kafka.topic_prefix + ".deadletter";
     auto decisions = state::load_dead_letter_decisions(session->database(), topic);
     if (!decisions) return session->fail(decisions.error());
-    auto decision_of = [&](const std::string& letter_id) -> std::optional<state::DeadLetterDecision> {
-      auto found = decisions.value().find(letter_id);
-      if (found == decisions.value().end()) return std::nullopt;
-      return found->second;
-    };
     auto timeout = std::max(session->config().kafka.request_timeout, std::chrono::milliseconds(10000));
 
-    if (*list) return run_list(*session, *reader.value(), topic, timeout, decision_of);
+    if (*list) return run_list(*session, *reader.value(), topic, timeout, decisions.value());
 
     auto found = reader.value()->read_one(topic, id->first, id->second, timeout);
     if (!found) return session->fail(found.error());
@@ -121,8 +108,7 @@ struct DeadLettersCli::State {
                            kExitProblem);
     }
     DeadLetterRecord letter = read_dead_letter(*found.value());
-    std::optional<state::DeadLetterDecision> decision = decision_of(letter.id);
-    if (decision && decision->event_id != letter.event_id) decision.reset();  // taken on another letter
+    std::optional<state::DeadLetterDecision> decision = decision_on(letter, decisions.value());
     if (*show) return run_show(*session, letter, decision);
     if (decision) {
       return session->fail(fmt::format("dead letter {} was already {} by {} at {}", letter.id, decision->decision,
@@ -133,16 +119,12 @@ struct DeadLettersCli::State {
     return run_discard(*session, topic, letter);
   }
 
-  template <typename DecisionOf>
   int run_list(OperatorSession& session, KafkaTopicReader& reader, const std::string& topic,
-               std::chrono::milliseconds timeout, const DecisionOf& decision_of) const {
+               std::chrono::milliseconds timeout, const DeadLetterDecisions& decisions) const {
     std::vector<std::pair<DeadLetterRecord, std::optional<state::DeadLetterDecision>>> shown;
     std::size_t hidden = 0;
-    auto read = reader.read_all(topic, timeout, [&](connectors::kafka::TopicRecord record) {
-      DeadLetterRecord letter = read_dead_letter(record);
-      auto decision = decision_of(letter.id);
-      // A decision counts only for the letter it was taken on (same event id).
-      if (decision && decision->event_id != letter.event_id) decision.reset();
+    auto read = read_dead_letters(reader, topic, timeout, [&](DeadLetterRecord letter) {
+      auto decision = decision_on(letter, decisions);
       if (decision && !all) {
         ++hidden;
         return;
@@ -248,18 +230,25 @@ struct DeadLettersCli::State {
     auto key = session.journal_key();
     if (!key) return session.fail(key.error());
     state::StateDatabase& db = session.database();
+    std::optional<std::string> already_waiting;
     auto done = db.in_transaction([&](const state::StateDatabase::Executor& execute) -> mapping::Status {
       state::DeadLetterDecision decision{topic, letter.id, letter.event_id, "retried", change.operator_name, "", note};
       if (auto recorded = state::record_dead_letter_decision(execute, db.schema(), decision); !recorded) return recorded;
-      if (auto queued = state::queue_event_retry(execute, db.schema(), letter.event_id, letter.object, letter.id,
-                                                 letter.event_json, change.operator_name);
-          !queued) {
-        return queued;
-      }
+      auto queued = state::queue_event_retry(execute, db.schema(), letter.event_id, letter.object, letter.id,
+                                             letter.event_json, change.operator_name);
+      if (!queued) return queued.error();
+      already_waiting = queued.value();
       return state::append_journal(execute, db.schema(), key.value(),
                                    {operator_journal_entry(change, letter.object, record_id, letter.event_id, detail)});
     });
     if (!done) return session.fail(done.error());
+    if (already_waiting) {
+      return report(fmt::format("dead letter {} marked retried: event {} ({} {}:{}) is parked already, waiting for {}; "
+                                "the apply workers re-apply it once that resolves (see `crmsync dead-letters show {}`)",
+                                letter.id, letter.event_id, letter.source, letter.object, record_id, *already_waiting,
+                                letter.id),
+                    letter, "retry");
+    }
     return report(fmt::format("dead letter {} queued for retry: event {} ({} {}:{}) is re-applied by the apply "
                               "workers' parked-events sweep while the daemon runs; a new dead letter appears if it "
                               "fails again (see `crmsync dead-letters show {}`)",

@@ -79,6 +79,7 @@ bool Heartbeat::beat(bool final) {
   {
     std::lock_guard lock(mutex_);
     row.ready = report_.ready && !final;
+    if (!row.ready && !final) row.not_ready = report_.not_ready;
     row.pipelines = report_.pipelines;
     row.last_error = report_.last_error;
   }

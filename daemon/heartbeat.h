@@ -20,8 +20,9 @@ namespace crmsync::daemon {
 // What the daemon says about itself in its heartbeat.
 struct HeartbeatReport {
   bool ready = false;
+  std::optional<std::string> not_ready;          // while not ready: what is not (replaced at every update)
   std::map<std::string, std::string> pipelines;  // prm_capture | salesforce_capture | dynamics_capture | apply -> running | failed
-  std::optional<std::string> last_error;         // one line, no secrets, no record data
+  std::optional<std::string> last_error;         // a real error (kept until another); one line, redacted, no record data
 };
 
 // Writes this process's row of the state table daemon_heartbeats (state/daemon_heartbeat.h) every

@@ -50,10 +50,7 @@ std::string entry_line(const state::StoredJournalEntry& stored) {
                                  e.kind, e.actor, e.source);
   if (!e.event_id.empty()) line += " event=" + e.event_id;
   if (!e.policy.empty()) line += " policy=" + e.policy;
-  for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return line + " detail=" + e.detail_json;
+  return one_line(line) + " detail=" + e.detail_json;
 }
 
 }  // namespace

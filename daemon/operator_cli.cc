@@ -1,6 +1,8 @@
 #include "daemon/operator_cli.h"
 
 #include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -8,11 +10,18 @@
 #include "daemon/cli.h"
 #include "daemon/commands.h"
 #include "daemon/journal_key.h"
-#include "daemon/secrets_cli.h"
 #include "daemon/settings_from_config.h"
+#include "state/migrator.h"
 #include "state/state_database.h"
 
 namespace crmsync::daemon {
+
+std::string default_operator_name() {
+  if (const passwd* entry = ::getpwuid(::getuid()); entry != nullptr && entry->pw_name != nullptr) {
+    return entry->pw_name;
+  }
+  return "uid:" + std::to_string(::getuid());
+}
 
 void add_output_options(CLI::App& command, CommonOptions& options) {
   command.add_option("-c,--config", options.config_path,
@@ -26,12 +35,17 @@ void add_change_options(CLI::App& command, ChangeOptions& change) {
   command.add_flag("--dry-run", change.dry_run, "say what would change; change nothing");
 }
 
-int report_failure(std::string_view command, std::string_view message, int code) {
-  std::string line(message);
+std::string one_line(std::string_view text, std::size_t max) {
+  std::string line(text);
   for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
   }
-  std::cerr << "crmsync " << command << ": " << line << '\n';
+  if (line.size() > max) line = line.substr(0, max < 3 ? max : max - 3) + (max < 3 ? "" : "...");
+  return line;
+}
+
+int report_failure(std::string_view command, std::string_view message, int code) {
+  std::cerr << "crmsync " << command << ": " << one_line(message) << '\n';
   return code;
 }
 
@@ -85,10 +99,9 @@ int OperatorSession::fail(const mapping::SyncError& error) const {
 
 std::optional<int> OperatorSession::require_tables(std::initializer_list<std::string_view> tables) {
   for (std::string_view table : tables) {
-    auto present = database_->execute("SELECT to_regclass($1) IS NOT NULL",
-                                      {database_->schema() + "." + std::string(table)});
+    auto present = state::has_table(*database_, table);
     if (!present) return fail(present.error());
-    if (present.value().at(0).at(0) != "t") {
+    if (!present.value()) {
       return fail(fmt::format("the state schema {} has no {} table yet; run `crmsync migrate` (or start the "
                               "daemon once, which migrates)",
                               database_->schema(), table),

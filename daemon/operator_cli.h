@@ -31,6 +31,9 @@ struct CommonOptions;
 // --operator NAME (default: the Unix user), journal what they did as kind `operator`, and take
 // --dry-run (say what would change, change nothing).
 
+// The operator name recorded for changes when --operator is not given: the Unix user.
+std::string default_operator_name();
+
 // What a command that changes something takes besides --config and --json.
 struct ChangeOptions {
   std::string operator_name;  // defaults to default_operator_name()
@@ -41,6 +44,10 @@ struct ChangeOptions {
 void add_output_options(CLI::App& command, CommonOptions& options);
 // Adds --operator and --dry-run to `command` (and sets the default operator name).
 void add_change_options(CLI::App& command, ChangeOptions& change);
+
+// `text` on one line: newlines, carriage returns and tabs become spaces; longer than `max`, it is
+// cut to `max` characters ending in "...". For free text (reasons, errors) in line-based output.
+std::string one_line(std::string_view text, std::size_t max = std::string::npos);
 
 // Writes "crmsync <command>: <message>" as one line on stderr; returns `code`.
 int report_failure(std::string_view command, std::string_view message, int code);

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +15,7 @@
 #include "daemon/json_text.h"
 #include "daemon/log_redactor.h"
 #include "daemon/logging.h"
+#include "daemon/operator_cli.h"
 #include "daemon/settings_from_config.h"
 #include "state/credential_file.h"
 #include "state/migrator.h"
@@ -56,13 +56,6 @@ mapping::Result<std::optional<mapping::SecretString>> journal_key_for_secrets(co
 
 }  // namespace
 
-std::string default_operator_name() {
-  if (const passwd* entry = ::getpwuid(::getuid()); entry != nullptr && entry->pw_name != nullptr) {
-    return entry->pw_name;
-  }
-  return "uid:" + std::to_string(::getuid());
-}
-
 struct SecretsCli::State {
   CommonOptions* options = nullptr;
   CLI::App* group = nullptr;
@@ -85,7 +78,7 @@ struct SecretsCli::State {
   std::string operator_name = default_operator_name();
   bool dry_run = false;
   bool no_test = false;
-  int test_timeout_seconds = 30;
+  std::chrono::seconds test_timeout{30};
 
   int fail(std::string_view message, int code) const {
     std::cerr << "crmsync secrets: " << message << '\n';
@@ -111,25 +104,36 @@ struct SecretsCli::State {
   // `rotate`: the new value is pending as `version`. When the configuration uses the secret to
   // obtain a CRM token, test it: accepted → promote (current becomes previous for the grace
   // window); refused → discard the pending version (current untouched), exit 1 with the CRM's
-  // reason; not testable now (CRM unreachable) → keep it pending, exit 1. Without a test (or with
-  // --no-test) it stays pending for an operator to promote.
+  // reason; not testable now (CRM unreachable) → keep it pending, exit 1; accepted but the refresh
+  // token the CRM issued could not be stored → keep it pending (never discard a value the CRM
+  // accepted), exit 1. Without a test (or with --no-test) it stays pending for an operator to
+  // promote. `redactor` already holds `value`; it also gets every credential the CRM issues.
   template <typename Report>
   int run_rotate(state::SecretStore& store, const Config& config, int staged_version, const mapping::SecretString& value,
-                 const Report& report) {
+                 const std::shared_ptr<LogRedactor>& redactor, const Report& report) {
     auto use = credential_use(config, name);
-    if (!use || no_test) {
+    auto not_testable = use ? credential_not_testable(config, name) : std::nullopt;
+    if (!use || no_test || not_testable) {
+      std::string why = no_test ? "--no-test was given"
+                        : use   ? fmt::format("it is not tested automatically ({})", *not_testable)
+                                : "no automatic test is available for it";
       return report(mapping::ok_status(),
                     fmt::format("secret {} v{} staged as pending; {}, so check it and run `crmsync secrets promote {}` "
                                 "(or `discard`)",
-                                name, staged_version,
-                                no_test ? "--no-test was given" : "no automatic test is available for it", name));
+                                name, staged_version, why, name));
     }
-    auto redactor = std::make_shared<LogRedactor>();
-    redactor->add_secret(value.reveal());
     Logging logging(LogFormat::text, LogLevel::warn, redactor);
-    auto checked = check_credential(config, name, value, store, operator_name, logging.logger("secrets"),
-                                    std::chrono::seconds(test_timeout_seconds));
+    auto checked = check_credential(config, name, value, store, operator_name, logging.logger("secrets"), test_timeout,
+                                    [&redactor](const mapping::SecretString& issued) { redactor->add_secret(issued.reveal()); });
     std::string why = redactor->redact(checked.detail);
+    if (checked.outcome == CredentialCheckOutcome::accepted_not_stored) {
+      return fail(fmt::format("secret {} v{} tested against the CRM ({}): accepted by the CRM but not stored: {}; it "
+                              "stays pending and the current version is unchanged. The CRM rotated the refresh token "
+                              "and the one it issued is lost: fix the secret store, then, if the CRM no longer accepts "
+                              "v{}, authorize the integration user again and `crmsync secrets rotate {}` the new token",
+                              name, staged_version, *use, why, staged_version, name),
+                  kExitProblem);
+    }
     if (checked.consumed) {
       // The CRM accepted the refresh token and rotated it: the new one is already current; the
       // pending value is spent.
@@ -163,6 +167,7 @@ struct SecretsCli::State {
                     kExitProblem);
       }
       case CredentialCheckOutcome::unreachable:
+      case CredentialCheckOutcome::accepted_not_stored:
         break;
     }
     return fail(fmt::format("secret {} v{} could not be tested against the CRM ({}): {}; it stays pending and the "
@@ -179,19 +184,21 @@ struct SecretsCli::State {
     if (!config->secrets) {
       return fail("the configuration has no [secrets] section (secrets.master_key_file)", kExitUsage);
     }
-    LogRedactor redactor;
+    // Every failure line passes through it: it holds the database password, the journal key, the
+    // value being put or rotated and any credential the CRM issues during a test.
+    auto redactor = std::make_shared<LogRedactor>();
     std::optional<state::MasterKey> master;
     state::StateDatabaseSettings settings;
     try {
       master = state::MasterKey::from_file(config->secrets->master_key_file);
-      settings = state_settings_from(*config, redactor);
+      settings = state_settings_from(*config, *redactor);
     } catch (const std::exception& error) {
       return fail(error.what(), kExitUsage);
     }
     auto database = state::StateDatabase::connect(settings);
-    if (!database) return fail(redactor.redact(database.error().message), kExitProblem);
+    if (!database) return fail(redactor->redact(database.error().message), kExitProblem);
     if (auto migrated = state::migrate(*database.value(), state::embedded_migrations(), state::DryRun::no); !migrated) {
-      return fail(migrated.error().message, kExitProblem);
+      return fail(redactor->redact(migrated.error().message), kExitProblem);
     }
     auto grace = std::chrono::duration_cast<std::chrono::seconds>(config->secrets->previous_grace);
     state::SecretStore store(*database.value(), *master, grace);
@@ -200,11 +207,11 @@ struct SecretsCli::State {
       if (!journal_key) {
         return fail(fmt::format("{}; secret changes are journaled whenever a journal key is configured, so "
                                 "nothing was changed",
-                                redactor.redact(journal_key.error().message)),
-                    journal_key.error().error_class == mapping::ErrorClass::invalid ? kExitUsage : kExitProblem);
+                                redactor->redact(journal_key.error().message)),
+                    exit_code_for(journal_key.error()));
       }
       if (journal_key.value()) {
-        redactor.add_secret(journal_key.value()->reveal());
+        redactor->add_secret(journal_key.value()->reveal());
         store.journal_with(std::move(*journal_key.value()));
       } else {
         std::cerr << "crmsync secrets: note: no journal key yet; this change is recorded in the secret store's "
@@ -213,7 +220,7 @@ struct SecretsCli::State {
     }
 
     auto report = [&](const mapping::Status& status, const std::string& done) {
-      if (!status) return fail(status.error().message, status.error().error_class == mapping::ErrorClass::invalid ? kExitUsage : kExitProblem);
+      if (!status) return fail(redactor->redact(status.error().message), exit_code_for(status.error()));
       if (options->json) {
         std::cout << fmt::format("{{\"ok\":true,\"message\":{}}}\n", json_quote(done));
       } else {
@@ -230,6 +237,7 @@ struct SecretsCli::State {
       } catch (const std::exception& error) {
         return fail(error.what(), kExitUsage);
       }
+      redactor->add_secret(value.reveal());
       bool staged = pending || *rotate;
       auto stored = store.put(name, value, staged ? state::SecretStage::pending : state::SecretStage::current, operator_name);
       if (!stored) return report(stored.error(), "");
@@ -237,7 +245,7 @@ struct SecretsCli::State {
         return report(mapping::ok_status(), fmt::format("secret {} v{} stored as {}", name, stored.value(),
                                                         staged ? "pending" : "current"));
       }
-      return run_rotate(store, *config, stored.value(), value, report);
+      return run_rotate(store, *config, stored.value(), value, redactor, report);
     }
     if (*promote) return report(store.promote(name, operator_name), fmt::format("secret {}: pending promoted to current", name));
     if (*discard) return report(store.discard_pending(name, operator_name, reason), fmt::format("secret {}: pending discarded", name));
@@ -260,7 +268,7 @@ struct SecretsCli::State {
     }
     if (*list) {
       auto versions = store.list();
-      if (!versions) return fail(versions.error().message, kExitProblem);
+      if (!versions) return fail(redactor->redact(versions.error().message), kExitProblem);
       if (options->json) {
         std::string out = "[";
         for (const auto& v : versions.value()) {
@@ -319,7 +327,10 @@ SecretsCli::SecretsCli(CLI::App& app, CommonOptions& options) : state_(std::make
   s.rotate->add_option("--from-file", s.from_file, "read the new value from this file");
   s.rotate->add_flag("--from-stdin", s.from_stdin, "read the new value from standard input");
   s.rotate->add_flag("--no-test", s.no_test, "only stage it as pending (no token request to the CRM)");
-  s.rotate->add_option("--test-timeout", s.test_timeout_seconds, "seconds the test may take (default 30)")
+  s.rotate
+      ->add_option_function<int>(
+          "--test-timeout", [&s](int value) { s.test_timeout = std::chrono::seconds(value); },
+          "seconds the test may take (default 30)")
       ->check(CLI::Range(1, 600));
   add_common(s.rotate, true);
 

@@ -28,7 +28,4 @@ class SecretsCli {
   std::unique_ptr<State> state_;
 };
 
-// The operator name recorded for changes: --operator, else the Unix user.
-std::string default_operator_name();
-
 }  // namespace crmsync::daemon

@@ -19,6 +19,15 @@ state::StateDatabaseSettings state_settings_from(const Config& config, LogRedact
   return settings;
 }
 
+state::SecretAgePolicy secret_age_policy_from(const SecretsSection& section) {
+  state::SecretAgePolicy policy;
+  policy.max_age = std::chrono::duration_cast<std::chrono::seconds>(section.max_age);
+  for (const auto& [name, max_age] : section.max_age_overrides) {
+    policy.overrides[name] = std::chrono::duration_cast<std::chrono::seconds>(max_age);
+  }
+  return policy;
+}
+
 connectors::kafka::KafkaSettings kafka_settings_from(const Config& config) {
   connectors::kafka::KafkaSettings settings;
   settings.brokers = config.kafka.brokers;

@@ -5,6 +5,7 @@
 #include "connectors/prm/prm_capture.h"
 #include "connectors/salesforce/salesforce_settings.h"
 #include "daemon/config.h"
+#include "state/secret_store.h"
 #include "state/state_database.h"
 
 namespace crmsync::daemon {
@@ -16,6 +17,10 @@ class LogRedactor;
 state::StateDatabaseSettings state_settings_from(const Config& config, LogRedactor& redactor);
 
 connectors::kafka::KafkaSettings kafka_settings_from(const Config& config);
+
+// How old each secret's current version may get: secrets.max_age and secrets.max_age_overrides.
+// The one policy for the daemon's warning, /metrics and `crmsync status`.
+state::SecretAgePolicy secret_age_policy_from(const SecretsSection& section);
 
 // How the connectors reach the CRMs, including the secret names they ask the SecretProvider for
 // (salesforce.client_secret, salesforce.jwt_private_key, salesforce.refresh_token,

@@ -43,11 +43,12 @@ std::string report_json(const StatusReport& r) {
       pipelines += fmt::format("{}{}:{}", pipelines.empty() ? "" : ",", json_quote(name), json_quote(state));
     }
     return fmt::format("{{\"instance\":{},\"host\":{},\"pid\":{},\"version\":{},\"state\":{},\"ready\":{},"
-                       "\"started_at\":{},\"last_beat_at\":{},\"stopped_at\":{},\"pipelines\":{{{}}},"
-                       "\"last_error\":{},\"last_error_at\":{}}}",
+                       "\"not_ready\":{},\"started_at\":{},\"last_beat_at\":{},\"stopped_at\":{},"
+                       "\"pipelines\":{{{}}},\"last_error\":{},\"last_error_at\":{}}}",
                        json_quote(i.instance_id), json_quote(i.host), i.pid, json_quote(i.version), json_quote(i.state),
-                       i.ready, json_quote(i.started_at), json_quote(i.beat_at), quoted_or_null(i.stopped_at),
-                       pipelines, quoted_or_null(i.last_error), quoted_or_null(i.last_error_at));
+                       i.ready, quoted_or_null(i.not_ready), json_quote(i.started_at), json_quote(i.beat_at),
+                       quoted_or_null(i.stopped_at), pipelines, quoted_or_null(i.last_error),
+                       quoted_or_null(i.last_error_at));
   });
   std::string pipelines = array_json(r.pipelines, [](const PipelineStatus& p) {
     return fmt::format("{{\"pipeline\":{},\"running\":{},\"instances\":{}}}", json_quote(p.name), p.running,
@@ -97,6 +98,9 @@ void print_human(const StatusReport& r) {
   for (const auto& i : r.instances) {
     std::cout << fmt::format("  {:<20} {} on {} pid {} (v{}, last beat {}{})\n", i.instance_id, i.state, i.host, i.pid,
                              i.version, i.beat_at, i.state == "running" ? (i.ready ? ", ready" : ", NOT ready") : "");
+    if (i.state == "running" && !i.ready && i.not_ready) {
+      std::cout << fmt::format("    not ready: {}\n", *i.not_ready);
+    }
     if (i.last_error) std::cout << fmt::format("    last error at {}: {}\n", i.last_error_at.value_or("?"), *i.last_error);
   }
   if (r.instances.empty()) std::cout << "  (no daemon has ever reported to this state database)\n";

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <map>
 
 #include "connectors/http/http_transport.h"
 #include "connectors/kafka/kafka_topic_reader.h"
@@ -14,6 +13,11 @@
 #include "daemon/logging.h"
 #include "daemon/settings_from_config.h"
 #include "state/daemon_heartbeat.h"
+#include "state/dead_letter_decisions.h"
+#include "state/migrator.h"
+#include "state/secret_crypto.h"
+#include "state/secret_store.h"
+#include "state/sql_time.h"
 #include "state/state_database.h"
 
 namespace crmsync::daemon {
@@ -22,8 +26,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-constexpr const char* kRfc3339 = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
 
 class Gatherer {
  public:
@@ -46,9 +48,15 @@ class Gatherer {
   void problem(std::string text) { report_.problems.push_back(std::move(text)); }
   void warning(std::string text) { report_.warnings.push_back(std::move(text)); }
 
+  // Whether the state schema has `table` (a problem line, and false, when that cannot be asked: a
+  // section is never skipped silently).
   bool has_table(const std::string& table) {
-    auto present = db_.execute("SELECT to_regclass($1) IS NOT NULL", {db_.schema() + "." + table});
-    return present && present.value().at(0).at(0) == "t";
+    auto present = state::has_table(db_, table);
+    if (!present) {
+      problem(fmt::format("state database: looking for table {}: {}", table, present.error().message));
+      return false;
+    }
+    return present.value();
   }
 
   std::optional<state::QueryRows> query(const std::string& what, const std::string& sql,
@@ -87,8 +95,9 @@ class Gatherer {
     }
     bool any_live = false;
     for (const auto& beat : beats) {
-      InstanceStatus instance{beat.instance_id, beat.host, beat.version, beat.started_at, beat.beat_at, beat.pid,
-                              "", beat.ready, {}, beat.last_error, beat.last_error_at, beat.stopped_at};
+      InstanceStatus instance{beat.instance_id, beat.host, beat.version,   beat.started_at, beat.beat_at,
+                              beat.pid,         "",        beat.ready,     beat.not_ready,  {},
+                              beat.last_error,  beat.last_error_at,        beat.stopped_at};
       for (const auto& [name, state] : beat.pipelines) instance.pipelines.emplace_back(name, state);
       if (beat.stopped_at) {
         instance.state = "stopped";
@@ -102,7 +111,7 @@ class Gatherer {
         any_live = true;
         if (!beat.ready) {
           problem(fmt::format("instance {} is running but not ready: {}", beat.instance_id,
-                              beat.last_error.value_or("no detail")));
+                              beat.not_ready.value_or("no detail")));
         }
       }
       report_.instances.push_back(std::move(instance));
@@ -187,9 +196,9 @@ class Gatherer {
     CursorStatus cursor{"prm_capture", config_.prm->slot, "", "", std::nullopt, ""};
     if (has_table("prm_capture")) {
       if (auto rows = query("prm capture cursor",
-                            fmt::format("SELECT coalesce(confirmed_lsn::text, ''), to_char(updated_at AT TIME ZONE "
-                                        "'UTC', '{1}') FROM {0}.prm_capture WHERE slot_name = $1",
-                                        db_.schema(), kRfc3339),
+                            fmt::format("SELECT coalesce(confirmed_lsn::text, ''), {1} FROM {0}.prm_capture "
+                                        "WHERE slot_name = $1",
+                                        db_.schema(), state::rfc3339_sql("updated_at")),
                             {config_.prm->slot});
           rows && !rows->empty()) {
         cursor.position = rows->at(0)[0].value_or("");
@@ -236,9 +245,9 @@ class Gatherer {
   void crm_cursors() {
     if (config_.salesforce && has_table("salesforce_cursors")) {
       if (auto rows = query("salesforce cursors",
-                            fmt::format("SELECT org, object, modstamp, to_char(updated_at AT TIME ZONE 'UTC', '{1}') "
-                                        "FROM {0}.salesforce_cursors ORDER BY org, object",
-                                        db_.schema(), kRfc3339))) {
+                            fmt::format("SELECT org, object, modstamp, {1} FROM {0}.salesforce_cursors "
+                                        "ORDER BY org, object",
+                                        db_.schema(), state::rfc3339_sql("updated_at")))) {
         for (const auto& row : *rows) {
           report_.cursors.push_back({"salesforce_capture", row[0].value_or("") + " " + row[1].value_or(""),
                                      row[2].value_or(""), row[3].value_or(""), std::nullopt,
@@ -248,10 +257,10 @@ class Gatherer {
     }
     if (config_.dynamics && has_table("dynamics_capture")) {
       if (auto rows = query("dynamics delta links",
-                            fmt::format("SELECT org, entity_set, to_char(updated_at AT TIME ZONE 'UTC', '{1}'), "
-                                        "rebaseline_count, coalesce(last_rebaseline_reason, '') "
-                                        "FROM {0}.dynamics_capture ORDER BY org, entity_set",
-                                        db_.schema(), kRfc3339))) {
+                            fmt::format("SELECT org, entity_set, {1}, rebaseline_count, "
+                                        "coalesce(last_rebaseline_reason, '') FROM {0}.dynamics_capture "
+                                        "ORDER BY org, entity_set",
+                                        db_.schema(), state::rfc3339_sql("updated_at")))) {
         for (const auto& row : *rows) {
           std::string detail = "delta link saved";
           if (row[3].value_or("0") != "0") {
@@ -299,31 +308,25 @@ class Gatherer {
         report_.consumer_lag.push_back(lag);
       }
     }
-    // Dead letters still to handle: kept on the topic and not decided on.
+    // Dead letters still to handle: kept on the topic and not decided on (the same test as
+    // `crmsync dead-letters list`).
     std::string topic = prefix + ".deadletter";
-    auto marks = reader.value()->watermarks(topic, thresholds_.kafka_timeout);
-    if (!marks) {
-      problem("kafka: " + marks.error().message);
-      return;
+    DeadLetterDecisions decisions;
+    if (has_table("dead_letter_decisions")) {
+      auto loaded = state::load_dead_letter_decisions(db_, topic);
+      if (!loaded) {
+        problem("state database: reading dead letter decisions: " + loaded.error().message);
+        return;
+      }
+      decisions = std::move(loaded).value();
     }
     long long pending = 0;
-    std::map<int, std::pair<long long, long long>> kept;
-    for (const auto& mark : marks.value()) {
-      pending += mark.high - mark.low;
-      kept[mark.partition] = {mark.low, mark.high};
-    }
-    if (has_table("dead_letter_decisions")) {
-      if (auto rows = query("dead letter decisions",
-                            fmt::format("SELECT dead_letter_id FROM {}.dead_letter_decisions WHERE topic = $1",
-                                        db_.schema()),
-                            {topic})) {
-        for (const auto& row : *rows) {
-          auto id = parse_dead_letter_id(row[0].value_or(""));
-          if (!id) continue;
-          auto range = kept.find(id->first);
-          if (range != kept.end() && id->second >= range->second.first && id->second < range->second.second) --pending;
-        }
-      }
+    auto read = read_dead_letters(*reader.value(), topic, thresholds_.kafka_timeout, [&](DeadLetterRecord letter) {
+      if (!decision_on(letter, decisions)) ++pending;
+    });
+    if (!read) {
+      problem("kafka: reading " + topic + ": " + read.error().message);
+      return;
     }
     report_.pending_dead_letters = pending;
     if (pending > 0) {
@@ -370,10 +373,10 @@ class Gatherer {
     }
     if (has_table("partner_flags")) {
       if (auto rows = query("partner flags",
-                            fmt::format("SELECT partner_org, reason, value, threshold, to_char(flagged_at AT TIME ZONE "
-                                        "'UTC', '{1}') FROM {0}.partner_flags WHERE flagged_at > now() - interval "
-                                        "'24 hours' ORDER BY flagged_at DESC LIMIT 100",
-                                        schema, kRfc3339))) {
+                            fmt::format("SELECT partner_org, reason, value, threshold, {1} FROM {0}.partner_flags "
+                                        "WHERE flagged_at > now() - interval '24 hours' ORDER BY flagged_at DESC "
+                                        "LIMIT 100",
+                                        schema, state::rfc3339_sql("flagged_at")))) {
         for (const auto& row : *rows) {
           report_.partner_flags_24h.push_back({row[0].value_or(""), row[1].value_or(""), row[4].value_or(""),
                                                std::atoll(row[2].value_or("0").c_str()),
@@ -389,23 +392,27 @@ class Gatherer {
 
   void secrets() {
     if (!config_.secrets || !has_table("secret_versions")) return;
-    double max_age_days = static_cast<double>(std::chrono::duration_cast<seconds>(config_.secrets->max_age).count()) /
-                          86400.0;
-    auto rows = query("secret ages", fmt::format("SELECT name, version, extract(epoch FROM now() - created_at)::float8 "
-                                                 "FROM {}.secret_versions WHERE stage = 'current' ORDER BY name",
-                                                 db_.schema()));
-    if (!rows) return;
-    for (const auto& row : *rows) {
-      SecretAgeStatus age{row[0].value_or(""), std::atoi(row[1].value_or("0").c_str()),
-                          std::atof(row[2].value_or("0").c_str()) / 86400.0, max_age_days, "ok"};
-      if (age.age_days > max_age_days) {
+    state::SecretAgePolicy policy = secret_age_policy_from(*config_.secrets);
+    // Ages are read from the version rows; no value is opened, so the store needs no real master
+    // key here (status runs on hosts that have none).
+    const state::MasterKey unused_key = state::MasterKey::generate();
+    state::SecretStore store(db_, unused_key, seconds(0));
+    auto ages = store.ages(policy);
+    if (!ages) {
+      problem("state database: reading secret ages: " + ages.error().message);
+      return;
+    }
+    auto days = [](seconds age) { return static_cast<double>(age.count()) / 86400.0; };
+    for (const auto& secret : ages.value()) {
+      SecretAgeStatus age{secret.name, secret.version, days(secret.age), days(secret.max_age), "ok"};
+      if (secret.rotation_due) {
         age.state = "over";
         problem(fmt::format("secret {} v{} is {:.0f} days old, over secrets.max_age ({:.0f} days): rotate it",
-                            age.name, age.version, age.age_days, max_age_days));
-      } else if (age.age_days > thresholds_.secret_warning_fraction * max_age_days) {
+                            age.name, age.version, age.age_days, age.max_age_days));
+      } else if (age.age_days > thresholds_.secret_warning_fraction * age.max_age_days) {
         age.state = "near";
         warning(fmt::format("secret {} v{} is {:.0f} days old, nearing secrets.max_age ({:.0f} days)", age.name,
-                            age.version, age.age_days, max_age_days));
+                            age.version, age.age_days, age.max_age_days));
       }
       report_.secrets.push_back(std::move(age));
     }

@@ -26,6 +26,7 @@ struct InstanceStatus {
   long long pid = 0;
   std::string state;  // running | stopped | not running (no heartbeat for a while)
   bool ready = false;
+  std::optional<std::string> not_ready;  // what is not ready yet, while it is not
   std::vector<std::pair<std::string, std::string>> pipelines;  // pipeline -> running | failed
   std::optional<std::string> last_error, last_error_at, stopped_at;
 };

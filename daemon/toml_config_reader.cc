@@ -139,6 +139,40 @@ std::optional<std::vector<std::string>> TomlConfigReader::get_string_list(
   return values;
 }
 
+std::optional<std::vector<std::pair<std::string, std::string>>> TomlConfigReader::get_string_table(
+    std::string_view key, Requirement requirement) {
+  const toml::node* node = find_present(key, requirement);
+  if (node == nullptr) return std::nullopt;
+  const auto* table = node->as_table();
+  if (table == nullptr) {
+    add_problem(key, fmt::format("expected a table, got {}", describe_toml_value(*node)));
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const auto& [entry_key, value] : *table) {
+    if (const auto* text = value.as_string()) {
+      entries.emplace_back(std::string(entry_key.str()), text->get());
+    } else {
+      add_entry_problem(key, entry_key.str(), fmt::format("expected a string, got {}", describe_toml_value(value)));
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [table](const auto& a, const auto& b) {
+    return table->get(a.first)->source().begin < table->get(b.first)->source().begin;
+  });
+  return entries;
+}
+
+void TomlConfigReader::add_entry_problem(std::string_view table, std::string_view entry, std::string_view message) {
+  const toml::node* node = nullptr;
+  if (auto located = root_.at_path(table); located && located.node()->is_table()) {
+    node = located.node()->as_table()->get(entry);
+  }
+  std::string problem = fmt::format("config: {}.\"{}\": {} ({})", table, entry, message, position_of(node));
+  if (std::find(problems_.begin(), problems_.end(), problem) == problems_.end()) {
+    problems_.push_back(std::move(problem));
+  }
+}
+
 void TomlConfigReader::report_unknown_keys() { report_unknown_in(root_, ""); }
 
 void TomlConfigReader::report_unknown_in(const toml::table& table, const std::string& prefix) {

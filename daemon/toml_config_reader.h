@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,15 @@ class TomlConfigReader {
   std::optional<bool> get_bool(std::string_view key, Requirement requirement);
   std::optional<std::vector<std::string>> get_string_list(std::string_view key,
                                                           Requirement requirement);
+
+  // The string values of the table `key`, by their keys as written (quoted keys may contain dots:
+  // `"salesforce.client_secret" = "30d"`), in file order. A value that is not a string is a
+  // problem (and left out). The whole table counts as known.
+  std::optional<std::vector<std::pair<std::string, std::string>>> get_string_table(std::string_view key,
+                                                                                  Requirement requirement);
+  // Records a problem with entry `entry` of the table `table` (as read by get_string_table), at the
+  // entry's position; the key is shown as table."entry".
+  void add_entry_problem(std::string_view table, std::string_view entry, std::string_view message);
 
   // True when `key` names a table in the file (an optional section that is present).
   bool has_table(std::string_view key) const;

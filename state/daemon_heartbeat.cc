@@ -4,11 +4,11 @@
 
 #include <cstdlib>
 
+#include "state/sql_time.h"
+
 namespace crmsync::state {
 
 namespace {
-
-constexpr const char* kRfc3339 = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
 
 // {"a":"running",...}: names and states are our own identifiers, never free text.
 std::string pipelines_json(const std::map<std::string, std::string>& pipelines) {
@@ -45,25 +45,25 @@ mapping::Status write_heartbeat(StateDatabase& db, const DaemonHeartbeat& beat) 
   std::optional<std::string> error = beat.last_error;
   auto rows = db.execute(
       fmt::format("INSERT INTO {}.daemon_heartbeats (instance_id, host, pid, version, started_at, ready, pipelines, "
-                  "last_error, last_error_at) VALUES ($1, $2, $3::integer, $4, $5::timestamptz, $6::boolean, $7, $8, "
-                  "CASE WHEN $8::text IS NULL THEN NULL ELSE now() END) "
+                  "last_error, last_error_at, not_ready) VALUES ($1, $2, $3::integer, $4, $5::timestamptz, "
+                  "$6::boolean, $7, $8, CASE WHEN $8::text IS NULL THEN NULL ELSE now() END, $9) "
                   "ON CONFLICT (instance_id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, "
                   "version = EXCLUDED.version, started_at = EXCLUDED.started_at, beat_at = now(), stopped_at = NULL, "
-                  "ready = EXCLUDED.ready, pipelines = EXCLUDED.pipelines, "
+                  "ready = EXCLUDED.ready, not_ready = EXCLUDED.not_ready, pipelines = EXCLUDED.pipelines, "
                   "last_error = coalesce(EXCLUDED.last_error, daemon_heartbeats.last_error), "
                   "last_error_at = CASE WHEN EXCLUDED.last_error IS NULL THEN daemon_heartbeats.last_error_at "
                   "WHEN EXCLUDED.last_error IS DISTINCT FROM daemon_heartbeats.last_error THEN now() "
                   "ELSE daemon_heartbeats.last_error_at END",
                   db.schema()),
       {beat.instance_id, beat.host, std::to_string(beat.pid), beat.version, beat.started_at,
-       beat.ready ? "true" : "false", pipelines_json(beat.pipelines), error});
+       beat.ready ? "true" : "false", pipelines_json(beat.pipelines), error, beat.not_ready});
   if (!rows) return rows.error();
   return mapping::ok_status();
 }
 
 mapping::Status mark_heartbeat_stopped(StateDatabase& db, const std::string& instance_id) {
   auto rows = db.execute(fmt::format("UPDATE {}.daemon_heartbeats SET stopped_at = now(), beat_at = now(), "
-                                     "ready = false WHERE instance_id = $1",
+                                     "ready = false, not_ready = NULL WHERE instance_id = $1",
                                      db.schema()),
                          {instance_id});
   if (!rows) return rows.error();
@@ -72,11 +72,11 @@ mapping::Status mark_heartbeat_stopped(StateDatabase& db, const std::string& ins
 
 mapping::Result<std::vector<DaemonHeartbeat>> load_heartbeats(StateDatabase& db) {
   auto rows = db.execute(fmt::format(
-      "SELECT instance_id, host, pid, version, to_char(started_at AT TIME ZONE 'UTC', '{1}'), ready, pipelines, "
-      "last_error, to_char(beat_at AT TIME ZONE 'UTC', '{1}'), extract(epoch FROM now() - beat_at)::float8, "
-      "to_char(stopped_at AT TIME ZONE 'UTC', '{1}'), to_char(last_error_at AT TIME ZONE 'UTC', '{1}') "
+      "SELECT instance_id, host, pid, version, {1}, ready, pipelines, last_error, {2}, "
+      "extract(epoch FROM now() - beat_at)::float8, {3}, {4}, not_ready "
       "FROM {0}.daemon_heartbeats ORDER BY beat_at DESC",
-      db.schema(), kRfc3339));
+      db.schema(), rfc3339_sql("started_at"), rfc3339_sql("beat_at"), rfc3339_sql("stopped_at"),
+      rfc3339_sql("last_error_at")));
   if (!rows) return rows.error();
   std::vector<DaemonHeartbeat> out;
   for (const QueryRow& row : rows.value()) {
@@ -93,6 +93,7 @@ mapping::Result<std::vector<DaemonHeartbeat>> load_heartbeats(StateDatabase& db)
     beat.seconds_since_beat = std::atof(row[9].value_or("0").c_str());
     beat.stopped_at = row[10];
     beat.last_error_at = row[11];
+    beat.not_ready = row[12];
     out.push_back(std::move(beat));
   }
   return out;

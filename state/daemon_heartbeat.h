@@ -19,7 +19,11 @@ struct DaemonHeartbeat {
   std::string version;
   std::string started_at;  // RFC 3339
   bool ready = false;
+  // While not ready: what is not (the readiness detail), replaced at every beat. Not an error: a
+  // starting daemon waits for its dependencies.
+  std::optional<std::string> not_ready;
   std::map<std::string, std::string> pipelines;  // pipeline -> running | failed
+  // The last real error (a pipeline that failed); kept until another replaces it.
   std::optional<std::string> last_error;
   // Read back only:
   std::string beat_at;                   // RFC 3339
@@ -28,8 +32,8 @@ struct DaemonHeartbeat {
   std::optional<std::string> last_error_at;
 };
 
-// Inserts or refreshes the instance's row (beat_at = now(); last_error_at moves when the error
-// text changes; stopped_at cleared).
+// Inserts or refreshes the instance's row (beat_at = now(); not_ready as given; last_error kept
+// when none is given, last_error_at moves when the error text changes; stopped_at cleared).
 mapping::Status write_heartbeat(StateDatabase& db, const DaemonHeartbeat& beat);
 
 // Marks the instance stopped (a clean shutdown), keeping its last error.

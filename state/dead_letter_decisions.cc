@@ -2,25 +2,15 @@
 
 #include <fmt/format.h>
 
+#include "state/sql_time.h"
+
 namespace crmsync::state {
-
-namespace {
-
-mapping::Status as_status(const mapping::Result<QueryRows>& result) {
-  if (!result) return result.error();
-  return mapping::ok_status();
-}
-
-constexpr const char* kRfc3339 = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
-
-}  // namespace
 
 mapping::Result<std::map<std::string, DeadLetterDecision>> load_dead_letter_decisions(StateDatabase& db,
                                                                                       const std::string& topic) {
-  auto rows = db.execute(fmt::format("SELECT dead_letter_id, event_id, decision, decided_by, "
-                                     "to_char(decided_at AT TIME ZONE 'UTC', '{1}'), note "
+  auto rows = db.execute(fmt::format("SELECT dead_letter_id, event_id, decision, decided_by, {1}, note "
                                      "FROM {0}.dead_letter_decisions WHERE topic = $1",
-                                     db.schema(), kRfc3339),
+                                     db.schema(), rfc3339_sql("decided_at")),
                          {topic});
   if (!rows) return rows.error();
   std::map<std::string, DeadLetterDecision> out;
@@ -41,7 +31,10 @@ mapping::Status record_dead_letter_decision(const StateDatabase::Executor& execu
                                             const DeadLetterDecision& decision) {
   auto rows = execute(fmt::format("INSERT INTO {}.dead_letter_decisions (topic, dead_letter_id, event_id, decision, "
                                   "decided_by, note) VALUES ($1, $2, $3, $4, $5, $6) "
-                                  "ON CONFLICT (topic, dead_letter_id) DO NOTHING RETURNING 1",
+                                  "ON CONFLICT (topic, dead_letter_id) DO UPDATE SET event_id = EXCLUDED.event_id, "
+                                  "decision = EXCLUDED.decision, decided_by = EXCLUDED.decided_by, "
+                                  "decided_at = now(), note = EXCLUDED.note "
+                                  "WHERE dead_letter_decisions.event_id <> EXCLUDED.event_id RETURNING 1",
                                   schema),
                       {decision.topic, decision.dead_letter_id, decision.event_id, decision.decision,
                        decision.decided_by, decision.note});
@@ -55,27 +48,39 @@ mapping::Status record_dead_letter_decision(const StateDatabase::Executor& execu
   return mapping::ok_status();
 }
 
-mapping::Status queue_event_retry(const StateDatabase::Executor& execute, const std::string& schema,
-                                  const std::string& event_id, const std::string& object,
-                                  const std::string& dead_letter_id, const std::string& event_json,
-                                  const std::string& operator_name) {
+mapping::Result<std::optional<std::string>> queue_event_retry(const StateDatabase::Executor& execute,
+                                                              const std::string& schema, const std::string& event_id,
+                                                              const std::string& object,
+                                                              const std::string& dead_letter_id,
+                                                              const std::string& event_json,
+                                                              const std::string& operator_name) {
   if (auto forgot = execute(fmt::format("DELETE FROM {}.applied_events WHERE event_id = $1", schema), {event_id});
       !forgot) {
     return forgot.error();
   }
-  return as_status(execute(
-      fmt::format("INSERT INTO {}.parked_events (event_id, object, waiting_for, reason, event) "
-                  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE SET waiting_for = EXCLUDED.waiting_for, "
-                  "reason = EXCLUDED.reason, event = EXCLUDED.event, parked_at = now()",
-                  schema),
+  // Only an earlier retry's marker is replaced: an event parked for a record it refers to, or held
+  // for an operator, keeps waiting for that (re-applied at once, it would only park again — or get
+  // past an operator's hold).
+  auto queued = execute(
+      fmt::format("INSERT INTO {0}.parked_events (event_id, object, waiting_for, reason, event) "
+                  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE SET "
+                  "waiting_for = EXCLUDED.waiting_for, reason = EXCLUDED.reason, event = EXCLUDED.event, "
+                  "parked_at = now() "
+                  "WHERE parked_events.waiting_for LIKE '{1}%' RETURNING 1",
+                  schema, kRetryWaitingPrefix),
       {event_id, object, std::string(kRetryWaitingPrefix) + dead_letter_id,
-       "retry of dead letter " + dead_letter_id + " by operator " + operator_name, event_json}));
+       "retry of dead letter " + dead_letter_id + " by operator " + operator_name, event_json});
+  if (!queued) return queued.error();
+  if (!queued.value().empty()) return std::optional<std::string>();
+  auto waiting =
+      execute(fmt::format("SELECT waiting_for FROM {}.parked_events WHERE event_id = $1", schema), {event_id});
+  if (!waiting) return waiting.error();
+  return std::optional<std::string>(waiting.value().empty() ? std::string() : waiting.value()[0][0].value_or(""));
 }
 
 mapping::Result<std::optional<AppliedEvent>> applied_event(StateDatabase& db, const std::string& event_id) {
-  auto rows = db.execute(fmt::format("SELECT outcome, to_char(applied_at AT TIME ZONE 'UTC', '{1}') "
-                                     "FROM {0}.applied_events WHERE event_id = $1",
-                                     db.schema(), kRfc3339),
+  auto rows = db.execute(fmt::format("SELECT outcome, {1} FROM {0}.applied_events WHERE event_id = $1", db.schema(),
+                                     rfc3339_sql("applied_at")),
                          {event_id});
   if (!rows) return rows.error();
   if (rows.value().empty()) return std::optional<AppliedEvent>();

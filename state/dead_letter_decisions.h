@@ -25,7 +25,8 @@ mapping::Result<std::map<std::string, DeadLetterDecision>> load_dead_letter_deci
                                                                                       const std::string& topic);
 
 // Records `decision` (in the caller's transaction). A second decision on one dead letter is a
-// `conflict` error naming the first.
+// `conflict` error naming the first. A decision recorded under the same id for a different event
+// (the topic was re-created, so the id names another letter now) is stale and replaced.
 mapping::Status record_dead_letter_decision(const StateDatabase::Executor& execute, const std::string& schema,
                                             const DeadLetterDecision& decision);
 
@@ -33,11 +34,16 @@ mapping::Status record_dead_letter_decision(const StateDatabase::Executor& execu
 // that the event was applied (its applied_events row, so that the retry's own outcome is recorded)
 // and parks it as waiting for "retry:<dead letter id>", which the apply workers' parked-events
 // sweep treats as resolvable at once. A parked event is re-applied through the normal engine path
-// without the "already applied" and "superseded" checks (DESIGN §2 "References").
-mapping::Status queue_event_retry(const StateDatabase::Executor& execute, const std::string& schema,
-                                  const std::string& event_id, const std::string& object,
-                                  const std::string& dead_letter_id, const std::string& event_json,
-                                  const std::string& operator_name);
+// without the "already applied" and "superseded" checks (DESIGN §2 "References"); if it parks
+// again, it waits for what it parked for (SyncRecordStore::park replaces the retry marker).
+// When the event is already parked for something else (a record it refers to, or an operator's
+// hold), that stays as it is and is returned: the event is applied once that resolves.
+mapping::Result<std::optional<std::string>> queue_event_retry(const StateDatabase::Executor& execute,
+                                                              const std::string& schema, const std::string& event_id,
+                                                              const std::string& object,
+                                                              const std::string& dead_letter_id,
+                                                              const std::string& event_json,
+                                                              const std::string& operator_name);
 
 // The waiting_for prefix of a parked operator retry.
 inline constexpr const char* kRetryWaitingPrefix = "retry:";

@@ -98,4 +98,10 @@ mapping::Result<MigrationReport> migrate(StateDatabase& database,
   }
 }
 
+mapping::Result<bool> has_table(StateDatabase& database, std::string_view table) {
+  auto present = database.execute("SELECT to_regclass($1) IS NOT NULL", {database.schema() + "." + std::string(table)});
+  if (!present) return present.error();
+  return !present.value().empty() && present.value()[0].at(0) == "t";
+}
+
 }  // namespace crmsync::state

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "mapping/sync_error.h"
@@ -26,5 +27,9 @@ struct MigrationReport {
 // than run against. A dry run does the same checks and rolls back.
 mapping::Result<MigrationReport> migrate(StateDatabase& database,
                                          std::span<const Migration> migrations, DryRun dry_run);
+
+// Whether the state schema has `table` yet (a migration creates it). Operator commands ask before
+// reading a table that a newer migration adds; an error means the database could not be asked.
+mapping::Result<bool> has_table(StateDatabase& database, std::string_view table);
 
 }  // namespace crmsync::state

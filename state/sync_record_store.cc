@@ -199,8 +199,12 @@ mapping::Status SyncRecordStore::queue_conflict(const ConflictRecord& conflict) 
 mapping::Status SyncRecordStore::park(const std::string& event_id, mapping::ObjectKind object,
                                       const std::string& waiting_for, const std::string& reason,
                                       const std::string& event_json) {
+  // Parked again (re-applied by the sweep or an operator's retry, and still not appliable): it now
+  // waits for what it waits for this time. Keeping an operator retry's "retry:" marker would have
+  // the sweep re-apply it every round.
   return as_status(execute_(fmt::format("INSERT INTO {}.parked_events (event_id, object, waiting_for, reason, event) "
-                                        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                                        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE SET "
+                                        "waiting_for = EXCLUDED.waiting_for, reason = EXCLUDED.reason",
                                         schema_),
                             {event_id, std::string(mapping::to_string(object)), waiting_for, reason, event_json}));
 }

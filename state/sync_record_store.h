@@ -72,6 +72,8 @@ class SyncRecordStore {
                                                                                const std::vector<std::string>& record_ids);
   mapping::Status queue_conflict(const ConflictRecord& conflict);
 
+  // Parks an event until `waiting_for` resolves. An event parked already (re-applied from the
+  // parked events and still waiting) gets the new waiting_for and reason.
   mapping::Status park(const std::string& event_id, mapping::ObjectKind object, const std::string& waiting_for,
                        const std::string& reason, const std::string& event_json);
   mapping::Status unpark(const std::string& event_id);

@@ -24,6 +24,7 @@ CREATE TABLE {schema}.daemon_heartbeats (
   stopped_at timestamptz,
   ready boolean NOT NULL DEFAULT false,
   pipelines text NOT NULL DEFAULT '{}',  -- JSON object: pipeline -> "running" | "failed"
+  not_ready text,                        -- while not ready: what is not (readiness detail), else NULL
   last_error text,                       -- one line, no secrets, no record data
   last_error_at timestamptz
 );

@@ -136,11 +136,14 @@ TEST_F(Operators, DeadLetterIsListedShownRetriedOnceTheCrmAcceptsItAndAnotherDis
   EXPECT_TRUE(listed(config, id, false));
   EXPECT_EQ(journal_count("operator"), 0);
 
-  // The CRM accepts again; nothing arrives by itself, the retry goes through the apply workers and
-  // the record arrives, applied from the original event.
+  // The CRM accepts again; nothing re-applies the event by itself: it is recorded as done (a
+  // re-delivery from Kafka is a duplicate) and it is not among the parked events the apply workers'
+  // sweep re-applies. The retry goes through the apply workers and the record arrives, applied from
+  // the original event.
   ASSERT_NO_FATAL_FAILURE(stop_refusing());
   std::string event_id = letter["event_id"].GetString();
-  std::this_thread::sleep_for(seconds(3));
+  EXPECT_EQ(state_scalar("SELECT outcome FROM " + name + ".applied_events WHERE event_id = $1", {event_id}), "applied");
+  EXPECT_EQ(state_scalar("SELECT count(*) FROM " + name + ".parked_events WHERE event_id = $1", {event_id}), "0");
   ASSERT_FALSE(on(Side::dynamics, ObjectKind::account, account).has_value()) << "arrived without the retry";
   auto retried = crmsync_cli({"dead-letters", "retry", id, "--config", config, "--operator", "alice", "--json"});
   ASSERT_EQ(retried.code, 0) << retried.all;
@@ -188,6 +191,44 @@ TEST_F(Operators, DeadLetterIsListedShownRetriedOnceTheCrmAcceptsItAndAnotherDis
   stop();
 }
 
+TEST_F(Operators, ARetryTheCrmStillRefusesBecomesANewDeadLetter) {
+  std::string config = write_config("", "", false);
+  ASSERT_NO_FATAL_FAILURE(start(config));
+  ASSERT_NO_FATAL_FAILURE(refuse_dataverse_accounts());
+  std::string account = insert_account("refused twice");
+  std::string first = wait_for_dead_letter(config, account);
+  ASSERT_FALSE(first.empty()) << crmsync->output();
+  auto shown = crmsync_cli({"dead-letters", "show", first, "--config", config, "--json"});
+  ASSERT_EQ(shown.code, 0) << shown.all;
+  std::string event_id = parse_json(shown.out)["event_id"].GetString();
+
+  // Dataverse still refuses: the apply workers' sweep re-applies the event, it fails again, and a
+  // new dead letter (of the same event) reaches the topic; the retried one is no longer listed.
+  auto retried = crmsync_cli({"dead-letters", "retry", first, "--config", config, "--operator", "carol"});
+  ASSERT_EQ(retried.code, 0) << retried.all;
+  std::string second = wait_for_dead_letter(config, account);
+  ASSERT_FALSE(second.empty()) << "no new dead letter after the failed retry\n" << crmsync->output();
+  EXPECT_NE(second, first);
+  EXPECT_FALSE(listed(config, first, false));
+  auto second_shown = crmsync_cli({"dead-letters", "show", second, "--config", config, "--json"});
+  ASSERT_EQ(second_shown.code, 0) << second_shown.all;
+  auto second_letter = parse_json(second_shown.out);
+  EXPECT_EQ(std::string(second_letter["event_id"].GetString()), event_id);
+  EXPECT_THAT(std::string(second_letter["reason"].GetString()), HasSubstr("account refused"));
+  EXPECT_TRUE(second_letter["decision"].IsNull());
+  // Out of the parked events: the sweep does not re-apply it again.
+  EXPECT_TRUE(eventually([&] {
+    return state_scalar("SELECT count(*) FROM " + name + ".parked_events WHERE event_id = $1", {event_id}) == "0";
+  }));
+  EXPECT_FALSE(on(Side::dynamics, ObjectKind::account, account).has_value());
+  // status counts the new letter only (the retried one is decided), with the same test as list.
+  auto status = crmsync_cli({"status", "--config", config, "--json"});
+  EXPECT_EQ(status.code, 1) << status.all;
+  EXPECT_EQ(parse_json(status.out)["dead_letters_pending"].GetInt64(), 1) << status.out;
+  ASSERT_NO_FATAL_FAILURE(stop_refusing());
+  stop();
+}
+
 TEST_F(Operators, ConflictsListAndShowAManualConflictAndStatusSeesTheDaemonRunningAndStopped) {
   std::string config = write_config();
   ASSERT_NO_FATAL_FAILURE(start(config));
@@ -210,6 +251,11 @@ TEST_F(Operators, ConflictsListAndShowAManualConflictAndStatusSeesTheDaemonRunni
       EXPECT_TRUE(pipeline["running"].GetBool()) << pipeline["pipeline"].GetString();
     }
     EXPECT_TRUE(doc["admin_endpoint"]["answers"].GetBool());
+    // Waiting for the dependencies at start is no error: a healthy daemon shows none.
+    ASSERT_EQ(doc["instances"].Size(), 1u);
+    EXPECT_TRUE(doc["instances"][0]["ready"].GetBool());
+    EXPECT_TRUE(doc["instances"][0]["not_ready"].IsNull()) << running.out;
+    EXPECT_TRUE(doc["instances"][0]["last_error"].IsNull()) << running.out;
     EXPECT_GT(doc["consumer_lag"].Size(), 0u);
     bool prm_cursor = false;
     for (const auto& cursor : doc["cursors"].GetArray()) {
@@ -227,6 +273,8 @@ TEST_F(Operators, ConflictsListAndShowAManualConflictAndStatusSeesTheDaemonRunni
   stop();
   scalar("UPDATE prm.deals SET description = 'prm text', modified_by_kind = 'internal_user' WHERE id = $1 RETURNING id",
          {deal});
+  // Only orders the two edits' timestamps (the PRM's first, Salesforce's clearly later, as two people
+  // editing one after the other); nothing here waits for an effect.
   std::this_thread::sleep_for(milliseconds(1100));
   crm_edit(Side::salesforce, ObjectKind::deal, deal, {{"Description", FieldValue::string_value("sf text")}});
 

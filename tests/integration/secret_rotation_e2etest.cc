@@ -193,6 +193,10 @@ TEST_F(SecretRotation, StagedClientSecretRotationWhileSyncingLosesNoChange) {
   std::atomic<bool> writing{true};
   std::mutex mutex;
   std::vector<std::string> accounts;
+  auto written = [&] {
+    std::lock_guard lock(mutex);
+    return accounts.size();
+  };
   std::thread writer([&] {
     for (int i = 0; writing; ++i) {
       std::string id = insert_account("rotating " + std::to_string(i));
@@ -203,6 +207,7 @@ TEST_F(SecretRotation, StagedClientSecretRotationWhileSyncingLosesNoChange) {
       std::this_thread::sleep_for(milliseconds(150));
     }
   });
+  bool written_before = eventually([&] { return written() >= 3; }, seconds(30));
   // A new secret is created on each CRM (both stay valid for now), then staged, tested, promoted.
   const std::string next_secret = "next-client-secret-" + name;
   accept_client_secret(Side::salesforce, next_secret);
@@ -211,16 +216,21 @@ TEST_F(SecretRotation, StagedClientSecretRotationWhileSyncingLosesNoChange) {
   auto dv = run_secrets({"rotate", "dynamics.client_secret", "--from-file", value_file(next_secret)});
   bool switched = !metrics_with("crmsync_secret_current_version{name=\"salesforce.client_secret\"} 2").empty() &&
                   !metrics_with("crmsync_secret_current_version{name=\"dynamics.client_secret\"} 2").empty();
-  // The CRMs drop the old secret and every session: from now on only the new secret authenticates.
+  // The daemon serves the new secrets now (the metric is published after the reload). The CRMs
+  // drop the old secret and every session: from now on only the new secret authenticates, and
+  // the writes that follow must get through with it.
+  std::size_t at_switch = written();
   if (switched) {
-    std::this_thread::sleep_for(seconds(1));
     revoke_client_secret(Side::salesforce, old_secret);
     revoke_client_secret(Side::dynamics, old_secret);
     expire_sessions();
+    at_switch = written();
   }
-  std::this_thread::sleep_for(seconds(3));
+  bool written_after = eventually([&] { return written() >= at_switch + 5; }, seconds(30));
   writing = false;
   writer.join();
+  ASSERT_TRUE(written_before);
+  ASSERT_TRUE(written_after) << "writes after the switch: " << written() - at_switch;
   ASSERT_EQ(sf.first, 0) << sf.second;
   EXPECT_THAT(sf.second, HasSubstr("accepted; promoted to current"));
   ASSERT_EQ(dv.first, 0) << dv.second;
@@ -228,7 +238,6 @@ TEST_F(SecretRotation, StagedClientSecretRotationWhileSyncingLosesNoChange) {
   ASSERT_TRUE(switched) << crmsync->output();
 
   // Every change made before, during and after the rotation arrives on both CRMs.
-  ASSERT_GT(accounts.size(), 10u);
   for (const auto& account : accounts) {
     ASSERT_TRUE(wait_for(Side::salesforce, ObjectKind::account, account, "billing_country", "DE")) << crmsync->output();
     ASSERT_TRUE(wait_for(Side::dynamics, ObjectKind::account, account, "billing_country", "DE")) << crmsync->output();
@@ -284,6 +293,36 @@ TEST_F(SecretRotation, AFailedTestLeavesTheCurrentSecretWorkingAndExitsOneWithTh
   EXPECT_THAT(cli_outputs, Not(HasSubstr(old_secret)));
 }
 
+TEST_F(SecretRotation, ACrmThatCannotBeReachedLeavesTheNewValuePendingAndExitsOne) {
+  accept_client_secret(Side::salesforce, old_secret);
+  accept_client_secret(Side::dynamics, old_secret);
+  write_store_config();
+  ASSERT_NO_FATAL_FAILURE(put_credentials(old_secret, old_secret));
+  const std::string next_secret = "next-client-secret-" + name;
+  accept_client_secret(Side::salesforce, next_secret);
+  emulator_admin(Side::salesforce, "POST", "/_emulator/faults",
+                 R"({"method":"POST","path":"/services/oauth2/token","status":503})");
+  auto started = std::chrono::steady_clock::now();
+  auto sf = run_secrets({"rotate", "salesforce.client_secret", "--from-file", value_file(next_secret), "--test-timeout",
+                         "3"});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(30)) << "--test-timeout bounds the test";
+  EXPECT_EQ(sf.first, 1) << sf.second;
+  EXPECT_THAT(sf.second, HasSubstr("could not be tested against the CRM"));
+  EXPECT_THAT(sf.second, HasSubstr("HTTP 503"));
+  EXPECT_THAT(sf.second, HasSubstr("it stays pending and the current version is unchanged"));
+  auto list = run_secrets({"list", "--json"});
+  ASSERT_EQ(list.first, 0) << list.second;
+  EXPECT_THAT(list.second, HasSubstr(R"("name":"salesforce.client_secret","version":1,"stage":"current")"));
+  EXPECT_THAT(list.second, HasSubstr(R"("name":"salesforce.client_secret","version":2,"stage":"pending")"));
+
+  // Once the CRM answers again, the operator promotes it.
+  emulator_admin(Side::salesforce, "DELETE", "/_emulator/faults");
+  auto promoted = run_secrets({"promote", "salesforce.client_secret"});
+  EXPECT_EQ(promoted.first, 0) << promoted.second;
+  EXPECT_EQ(current_version("salesforce.client_secret"), 2);
+  EXPECT_THAT(cli_outputs, Not(HasSubstr(next_secret)));
+}
+
 // Salesforce with the refresh_token flow and refresh-token rotation on use (the connected app's
 // "refresh token rotation" policy).
 class RefreshTokenRotation : public SecretRotation {
@@ -333,6 +372,32 @@ TEST_F(RefreshTokenRotation, EveryPersistedRefreshTokenSurvivesKill9) {
   stop();
 }
 
+TEST_F(RefreshTokenRotation, ARefreshTokenTheCrmAcceptedButThatCouldNotBeStoredIsNeverDiscarded) {
+  accept_client_secret(Side::salesforce, old_secret);
+  accept_client_secret(Side::dynamics, old_secret);
+  write_store_config("refresh_token");
+  ASSERT_NO_FATAL_FAILURE(put_credentials(old_secret, old_secret));
+  // The store refuses the refresh token the CRM issues during the test (a pending one is stored).
+  state_scalar("CREATE FUNCTION " + name + ".refuse_refresh_tokens() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+               "IF NEW.name = 'salesforce.refresh_token' AND NEW.stage = 'current' THEN RAISE EXCEPTION "
+               "'crmsync test: refresh tokens refused'; END IF; RETURN NEW; END$$");
+  state_scalar("CREATE TRIGGER refuse_refresh_tokens BEFORE INSERT ON " + name +
+               ".secret_versions FOR EACH ROW EXECUTE FUNCTION " + name + ".refuse_refresh_tokens()");
+  rapidjson::Document issued;
+  issued.Parse(emulator_admin(Side::salesforce, "POST", "/_emulator/oauth/refresh-token", "{}").c_str());
+  const std::string token = issued["refresh_token"].GetString();
+  auto rotated = run_secrets({"rotate", "salesforce.refresh_token", "--from-file", value_file(token)});
+  EXPECT_EQ(rotated.first, 1) << rotated.second;
+  EXPECT_THAT(rotated.second, HasSubstr("accepted by the CRM but not stored"));
+  EXPECT_THAT(rotated.second, HasSubstr("refresh tokens refused"));
+  EXPECT_THAT(rotated.second, HasSubstr("it stays pending"));
+  EXPECT_THAT(rotated.second, Not(HasSubstr("discarded")));
+  EXPECT_EQ(state_scalar("SELECT stage FROM " + name + ".secret_versions WHERE name = 'salesforce.refresh_token'"),
+            "pending");
+  EXPECT_EQ(state_scalar("SELECT count(*) FROM " + name + ".secret_audit WHERE action = 'discard'"), "0");
+  EXPECT_THAT(cli_outputs, Not(HasSubstr(token)));
+}
+
 TEST_F(SecretRotation, CanaryValuesNeverReachLogsJournalOrMetrics) {
   const std::string sf_canary = "canary+SF/client=secret 7f3a&9";
   const std::string sf_next_canary = "canary+SF2/rotated=secret 5e1d&0";
@@ -373,6 +438,12 @@ TEST_F(SecretRotation, CanaryValuesNeverReachLogsJournalOrMetrics) {
   std::string metrics = metrics_with("crmsync_secret_age_seconds{name=\"salesforce.client_secret\"}");
   ASSERT_FALSE(metrics.empty());
   EXPECT_THAT(metrics, HasSubstr("crmsync_secret_rotation_due{name=\"dynamics.client_secret\"} 0"));
+  // What operators see of the running daemon: `crmsync status` and its heartbeat rows.
+  const std::string status = cli({"status", "--config", config, "--json"}).second;
+  EXPECT_THAT(status, HasSubstr("salesforce.client_secret"));
+  const std::string heartbeats = state_scalar("SELECT string_agg(row_to_json(h)::text, E'\\n') FROM " + name +
+                                              ".daemon_heartbeats h");
+  EXPECT_FALSE(heartbeats.empty());
   crmsync->send_signal(SIGTERM);
   EXPECT_EQ(crmsync->wait_for_exit(seconds(40)), 0);
   const std::string logs = crmsync->output() + cli_outputs;
@@ -405,6 +476,8 @@ TEST_F(SecretRotation, CanaryValuesNeverReachLogsJournalOrMetrics) {
       EXPECT_EQ(journal.find(form), std::string::npos);
       EXPECT_EQ(audit.find(form), std::string::npos);
       EXPECT_EQ(metrics.find(form), std::string::npos);
+      EXPECT_EQ(status.find(form), std::string::npos);
+      EXPECT_EQ(heartbeats.find(form), std::string::npos);
     }
   }
 }

@@ -1,10 +1,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
+#include "daemon/metrics.h"
+#include "daemon/secret_reloader.h"
 #include "state/journal.h"
 #include "state/migrator.h"
 #include "state/secret_store.h"
 #include "state/state_database.h"
+#include "state/store_secret_provider.h"
 #include "tests/support/service_env.h"
 
 namespace crmsync::state {
@@ -191,6 +199,111 @@ TEST_F(SecretStoreTest, BadNamesAndEmptyValuesAreRefused) {
               HasSubstr("secret name \"Bad Name\""));
   EXPECT_THAT(store->put("ok", SecretString(""), SecretStage::current, "ops").error().message, HasSubstr("empty value"));
   EXPECT_THAT(store->current("missing").error().message, HasSubstr("crmsync secrets put missing"));
+}
+
+// SecretReloader on the real store: what it logs and counts, with simulated time.
+class SecretReloaderTest : public SecretStoreTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(SecretStoreTest::SetUp());
+    logger = std::make_shared<spdlog::logger>("secrets", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+    logger->set_level(spdlog::level::info);
+    provider = std::make_unique<StoreSecretProvider>(settings, master, std::chrono::seconds(0), nullptr, "daemon:test");
+  }
+  std::unique_ptr<daemon::SecretReloader> reloader(SecretAgePolicy policy = {}) {
+    return std::make_unique<daemon::SecretReloader>(*provider, std::chrono::seconds(1), std::move(policy), metrics, logger,
+                                                    "daemon:test", [this] { return now; });
+  }
+  int count(const std::string& needle) const {
+    std::string text = log.str();
+    int n = 0;
+    for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+    return n;
+  }
+
+  std::ostringstream log;
+  std::shared_ptr<spdlog::logger> logger;
+  daemon::MetricsRegistry metrics;
+  std::unique_ptr<StoreSecretProvider> provider;
+  std::chrono::steady_clock::time_point now{};
+};
+
+TEST_F(SecretReloaderTest, AnOverdueSecretIsWarnedAboutOnceThenAtMostDaily) {
+  ASSERT_TRUE(store->put("salesforce.client_secret", SecretString("overdue-canary"), SecretStage::current, "ops").ok());
+  ASSERT_TRUE(database->execute("UPDATE " + settings.schema + ".secret_versions SET created_at = now() - interval '3 days'").ok());
+  SecretAgePolicy policy;
+  policy.max_age = std::chrono::hours(24 * 90);
+  policy.overrides["salesforce.client_secret"] = std::chrono::hours(24);
+  auto reloading = reloader(policy);
+  const std::string warning = "older than its maximum age (secrets.max_age); rotate it";
+  reloading->run_once();
+  EXPECT_EQ(count(warning), 1) << log.str();
+  EXPECT_EQ(count("secret=salesforce.client_secret version=1 age_days=3 max_age_days=1"), 1) << log.str();
+  for (int round = 0; round < 10; ++round) {
+    now += std::chrono::hours(2);
+    reloading->run_once();
+  }
+  EXPECT_EQ(count(warning), 1) << "not every reload interval: " << log.str();
+  now += std::chrono::hours(5);  // 25 h after the first warning
+  reloading->run_once();
+  EXPECT_EQ(count(warning), 2) << log.str();
+  EXPECT_THAT(metrics.render(), HasSubstr("crmsync_secret_rotation_due{name=\"salesforce.client_secret\"} 1"));
+  EXPECT_EQ(log.str().find("overdue-canary"), std::string::npos);
+}
+
+TEST_F(SecretReloaderTest, AFailedDestroyOfExpiredVersionsIsCountedAndLoggedRateLimited) {
+  SecretStore no_grace(*database, master, std::chrono::seconds(0));
+  ASSERT_TRUE(no_grace.put("dynamics.client_secret", SecretString("first-canary"), SecretStage::current, "ops").ok());
+  ASSERT_TRUE(no_grace.put("dynamics.client_secret", SecretString("second-canary"), SecretStage::current, "ops").ok());
+  const std::string& schema = settings.schema;
+  ASSERT_TRUE(database->execute("CREATE FUNCTION " + schema + ".refuse_update() RETURNS trigger LANGUAGE plpgsql AS "
+                                "$$BEGIN RAISE EXCEPTION 'crmsync test: secret updates refused'; END$$")
+                  .ok());
+  ASSERT_TRUE(database->execute("CREATE TRIGGER refuse_update BEFORE UPDATE ON " + schema +
+                                ".secret_versions FOR EACH ROW EXECUTE FUNCTION " + schema + ".refuse_update()")
+                  .ok());
+  auto reloading = reloader();
+  const std::string warning = "destroying previous secret versions past their grace window failed";
+  for (int round = 1; round <= 5; ++round) reloading->run_once();
+  EXPECT_THAT(metrics.render(), HasSubstr("crmsync_secret_reload_failures_total 5"));
+  EXPECT_EQ(count(warning), 3) << "failures 1, 2 and 4 in a row: " << log.str();
+  EXPECT_THAT(log.str(), HasSubstr("secret updates refused"));
+  // The ages are still published.
+  EXPECT_THAT(metrics.render(), HasSubstr("crmsync_secret_current_version{name=\"dynamics.client_secret\"} 2"));
+  ASSERT_TRUE(database->execute("DROP TRIGGER refuse_update ON " + schema + ".secret_versions").ok());
+  reloading->run_once();
+  EXPECT_THAT(log.str(), HasSubstr("previous secret versions destroyed after their grace window count=1"));
+  EXPECT_EQ(scalar("SELECT stage FROM " + schema + ".secret_versions WHERE version = 1"), "destroyed");
+}
+
+TEST_F(SecretReloaderTest, AJournalKeyThatCannotBeLoadedIsRetriedUntilTheDaemonsChangesAreJournaled) {
+  daemon::Config config;
+  config.secrets = daemon::SecretsSection{};
+  auto none = daemon::journal_key_for_secret_changes(config, *provider);
+  ASSERT_TRUE(none.ok()) << "no key yet is not an error: " << none.error().message;
+  EXPECT_FALSE(none.value().has_value());
+
+  ASSERT_TRUE(store->put("journal-hmac-key", SecretString("not base64 at all!"), SecretStage::current, "ops").ok());
+  ASSERT_TRUE(provider->refresh().ok());
+  auto broken = daemon::journal_key_for_secret_changes(config, *provider);
+  ASSERT_FALSE(broken.ok()) << "a key that exists but does not decode";
+
+  auto reloading = reloader();
+  reloading->journal_key_from([&] { return daemon::journal_key_for_secret_changes(config, *provider); });
+  reloading->run_once();
+  reloading->run_once();
+  EXPECT_EQ(count("the journal key cannot be loaded"), 2) << log.str();
+  ASSERT_TRUE(store->put("journal-hmac-key", SecretString("c2VjcmV0LXJlbG9hZGVyLWpvdXJuYWwta2V5LTMyLWJ5dGVzIQ=="),
+                         SecretStage::current, "ops")
+                  .ok());
+  reloading->run_once();
+  EXPECT_THAT(log.str(), HasSubstr("journal key loaded; secret changes made by the daemon are journaled from now on"));
+  ASSERT_TRUE(provider->store_rotated("salesforce.refresh_token", SecretString("rotated-canary")).ok());
+  EXPECT_EQ(scalar("SELECT count(*) FROM " + settings.schema + ".journal WHERE kind = 'secret' AND actor = "
+                   "'daemon:test' AND detail LIKE '%salesforce.refresh_token%'"),
+            "1");
+  reloading->run_once();
+  EXPECT_EQ(count("the journal key cannot be loaded"), 2) << "no more tries once loaded";
 }
 
 }  // namespace

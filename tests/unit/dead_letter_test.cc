@@ -63,5 +63,22 @@ TEST(DeadLetterRecord, AForeignValueIsListedNotDropped) {
   EXPECT_NE(letter.reason.find("not a crmsync dead letter"), std::string::npos);
 }
 
+TEST(DeadLetterDecision, CountsOnlyForTheLetterItWasTakenOn) {
+  DeadLetterRecord letter;
+  letter.id = "0:5";
+  letter.event_id = "e-1";
+  DeadLetterDecisions decisions;
+  EXPECT_FALSE(decision_on(letter, decisions).has_value());
+  decisions["0:5"] = {"t.deadletter", "0:5", "e-1", "retried", "alice", "2025-11-28T00:00:00.000000Z", ""};
+  ASSERT_TRUE(decision_on(letter, decisions).has_value());
+  EXPECT_EQ(decision_on(letter, decisions)->decision, "retried");
+  // The same place on a re-created topic holds another event's letter: undecided.
+  letter.event_id = "e-2";
+  EXPECT_FALSE(decision_on(letter, decisions).has_value());
+  letter.id = "0:6";
+  letter.event_id = "e-1";
+  EXPECT_FALSE(decision_on(letter, decisions).has_value());
+}
+
 }  // namespace
 }  // namespace crmsync::daemon

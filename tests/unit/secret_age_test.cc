@@ -3,11 +3,13 @@
 
 #include "daemon/config.h"
 #include "daemon/credential_check.h"
+#include "daemon/settings_from_config.h"
 #include "state/secret_store.h"
 
 namespace crmsync {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using state::SecretStage;
 using state::SecretVersionInfo;
@@ -80,6 +82,66 @@ TEST(CredentialUse, FollowsTheConfiguredFlowsSecretNames) {
   auto refresh = config_with("refresh_token", false);
   EXPECT_TRUE(daemon::credential_use(refresh, "salesforce.refresh_token"));
   EXPECT_TRUE(daemon::credential_use(refresh, "salesforce.client_secret"));
+}
+
+TEST(CredentialUse, TheClientSecretUnderTheRefreshTokenFlowIsNotTestedSinceItWouldSpendTheLiveRefreshToken) {
+  auto refresh = config_with("refresh_token", true);
+  EXPECT_THAT(daemon::credential_not_testable(refresh, "salesforce.client_secret").value_or(""),
+              HasSubstr("live refresh token"));
+  EXPECT_FALSE(daemon::credential_not_testable(refresh, "salesforce.refresh_token"));
+  EXPECT_FALSE(daemon::credential_not_testable(refresh, "dynamics.client_secret"));
+  EXPECT_FALSE(daemon::credential_not_testable(config_with("client_credentials", false), "salesforce.client_secret"));
+}
+
+constexpr const char* kSecretsConfig = R"(
+[state]
+database_url = "postgresql://crmsync@127.0.0.1:5432/crmsync"
+[kafka]
+brokers = ["127.0.0.1:9092"]
+[secrets]
+master_key_file = "/etc/crmsync/master.key"
+max_age = "90d"
+)";
+
+TEST(SecretAgeConfig, MaxAgeOverridesTakeQuotedSecretNames) {
+  auto config = daemon::parse_config(std::string(kSecretsConfig) + R"([secrets.max_age_overrides]
+"salesforce.client_secret" = "30d"
+"dynamics.client_secret" = "12h"
+)",
+                                     "crmsync.toml");
+  ASSERT_TRUE(config.secrets);
+  auto policy = daemon::secret_age_policy_from(*config.secrets);
+  EXPECT_EQ(policy.max_age, hours(24 * 90));
+  EXPECT_EQ(policy.overrides.size(), 2u);
+  EXPECT_EQ(policy.overrides.at("salesforce.client_secret"), hours(24 * 30));
+  EXPECT_EQ(policy.overrides.at("dynamics.client_secret"), hours(12));
+  auto ages = state::secret_ages({version("salesforce.client_secret", 3, SecretStage::current, 31 * 86400.0),
+                                  version("salesforce.refresh_token", 1, SecretStage::current, 31 * 86400.0)},
+                                 policy);
+  ASSERT_EQ(ages.size(), 2u);
+  EXPECT_TRUE(ages[0].rotation_due) << "its override of 30 days";
+  EXPECT_FALSE(ages[1].rotation_due) << "secrets.max_age";
+}
+
+TEST(SecretAgeConfig, BadOverridesAreProblemsNamingTheSecretAndLine) {
+  std::vector<std::string> problems;
+  try {
+    daemon::parse_config(std::string(kSecretsConfig) + R"([secrets.max_age_overrides]
+"salesforce.client_secret" = "30 days"
+"dynamics.client_secret" = 30
+"journal-hmac-key" = "10m"
+)",
+                         "crmsync.toml");
+  } catch (const daemon::ConfigError& error) {
+    problems = error.problems();
+  }
+  EXPECT_THAT(problems,
+              ElementsAre(HasSubstr("secrets.max_age_overrides.\"dynamics.client_secret\": expected a string, got "
+                                    "integer 30 (crmsync.toml:11)"),
+                          HasSubstr("secrets.max_age_overrides.\"salesforce.client_secret\": expected a duration such "
+                                    "as \"30d\" or \"12h\", got \"30 days\" (crmsync.toml:10)"),
+                          HasSubstr("secrets.max_age_overrides.\"journal-hmac-key\": 10m is out of range; allowed 1h "
+                                    "to 3650d (crmsync.toml:12)")));
 }
 
 TEST(RotationAdvice, NamesWhereANewValueComesFromAndTheCommand) {
