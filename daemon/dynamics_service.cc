@@ -61,7 +61,8 @@ void DynamicsService::start() {
   settings.authority_url = section.authority_url;
   settings.tenant = section.tenant;
   settings.client_id = section.client_id;
-  parts_->transport = connectors::http::make_curl_transport({section.ca_bundle, std::chrono::seconds(10), 8}, parts_->logger);
+  parts_->transport = connectors::http::make_curl_transport(
+      {section.ca_bundle, std::chrono::seconds(10), static_cast<int>(section.max_concurrent_requests)}, parts_->logger);
   parts_->http = std::make_unique<connectors::http::RetryingHttpClient>(
       *parts_->transport, mapping::RetryPolicy{}, mapping::make_uniform_random(), connectors::http::real_sleeper(),
       parts_->logger);
