@@ -6,9 +6,12 @@
 #include <iostream>
 
 #include "daemon/commands.h"
+#include "daemon/conflicts_cli.h"
+#include "daemon/dead_letters_cli.h"
 #include "daemon/journal_cli.h"
 #include "daemon/secrets_cli.h"
 #include "daemon/signal_waiter.h"
+#include "daemon/status_cli.h"
 
 namespace crmsync::daemon {
 
@@ -58,6 +61,9 @@ int run_cli(int argc, char** argv) {
 
   SecretsCli secrets(app, options);
   JournalCli journal(app, options);
+  DeadLettersCli dead_letters(app, options);
+  ConflictsCli conflicts(app, options);
+  StatusCli status(app, options);
 
   try {
     app.parse(argc, argv);
@@ -73,6 +79,9 @@ int run_cli(int argc, char** argv) {
   if (*check) return config_check_command(options);
   if (secrets.chosen()) return secrets.run();
   if (journal.chosen()) return journal.run();
+  if (dead_letters.chosen()) return dead_letters.run();
+  if (conflicts.chosen()) return conflicts.run();
+  if (status.chosen()) return status.run();
   return kExitUsage;
 }
 

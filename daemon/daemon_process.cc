@@ -11,6 +11,7 @@
 #include "daemon/admin_server.h"
 #include "daemon/dependency_checks.h"
 #include "daemon/dependency_supervisor.h"
+#include "daemon/heartbeat.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/prm_capture_service.h"
@@ -104,7 +105,7 @@ int DaemonProcess::run() {
           state_settings, state::MasterKey::from_file(config_.secrets->master_key_file),
           std::chrono::duration_cast<std::chrono::seconds>(config_.secrets->previous_grace),
           [&redactor](const mapping::SecretString& value) { redactor.add_secret(value.reveal()); },
-          "crmsync-daemon:" + config_.daemon.instance_id);
+          "daemon:" + config_.daemon.instance_id);
     }
   } catch (const std::exception& error) {
     log->critical("cannot start: {}", error.what());
@@ -149,8 +150,20 @@ int DaemonProcess::run() {
 
   std::unique_ptr<SecretReloader> secret_reloader;
   if (secrets) {
-    secret_reloader = std::make_unique<SecretReloader>(*secrets, config_.secrets->reload_interval,
-                                                       config_.secrets->max_age, metrics, logging_.logger("secrets"));
+    // Secret changes the daemon makes itself (a refresh token the CRM rotated, versions past their
+    // grace window destroyed) go to the journal too when a journal key exists; without one they are
+    // recorded in the store's audit table only.
+    if (auto key = load_journal_key(config_, secrets.get()); key) {
+      secrets->journal_with(std::move(key).value());
+    } else {
+      log->info("secret changes made by the daemon are recorded in the secret store's audit only: {}",
+                key.error().message);
+    }
+    state::SecretAgePolicy max_age;
+    max_age.max_age = std::chrono::duration_cast<std::chrono::seconds>(config_.secrets->max_age);
+    secret_reloader = std::make_unique<SecretReloader>(*secrets, config_.secrets->reload_interval, std::move(max_age),
+                                                       metrics, logging_.logger("secrets"),
+                                                       "daemon:" + config_.daemon.instance_id);
     secret_reloader->start();
   }
 
@@ -285,15 +298,35 @@ int DaemonProcess::run() {
               std::chrono::duration_cast<milliseconds>(*watchdog).count());
   }
 
+  // The heartbeat row `crmsync status` reads: which pipelines run here, readiness, last error.
+  Heartbeat heartbeat(state_settings, config_.daemon.instance_id,
+                      std::max(milliseconds(1000), config_.daemon.health_check_interval), logging_.logger("heartbeat"));
+  auto report_heartbeat = [&](const std::string& failed, std::optional<std::string> error) {
+    HeartbeatReport report;
+    report.ready = readiness.ready();
+    auto state_of = [&](const std::string& pipeline) { return pipeline == failed ? "failed" : "running"; };
+    if (capture) report.pipelines["prm_capture"] = state_of("prm_capture");
+    if (salesforce && config_.salesforce->capture) report.pipelines["salesforce_capture"] = state_of("salesforce_capture");
+    if (dynamics && config_.dynamics->capture) report.pipelines["dynamics_capture"] = state_of("dynamics_capture");
+    if (apply) report.pipelines["apply"] = state_of("apply");
+    if (!error && !report.ready) error = "not ready: " + readiness.to_json();
+    report.last_error = std::move(error);
+    heartbeat.update(std::move(report));
+  };
+  report_heartbeat("", std::nullopt);
+  heartbeat.start();
+
   bool was_ready = false;
   int exit_code = 0;
   while (true) {
     std::optional<ProcessSignal> signal = signals_.wait(tick);
     if (signal == ProcessSignal::terminate) break;
+    report_heartbeat("", std::nullopt);
     if (dynamics) {
       dynamics->publish_metrics();
       if (auto fatal = dynamics->fatal_error()) {
         log->critical("stopping: dataverse capture: {}", *fatal);
+        report_heartbeat("dynamics_capture", "dataverse capture: " + *fatal);
         exit_code = 1;
         break;
       }
@@ -302,6 +335,7 @@ int DaemonProcess::run() {
       salesforce->publish_metrics();
       if (auto fatal = salesforce->fatal_error()) {
         log->critical("stopping: salesforce capture: {}", *fatal);
+        report_heartbeat("salesforce_capture", "salesforce capture: " + *fatal);
         exit_code = 1;
         break;
       }
@@ -309,6 +343,7 @@ int DaemonProcess::run() {
     if (apply) {
       if (auto fatal = apply->fatal_error()) {
         log->critical("stopping: {}", *fatal);
+        report_heartbeat("apply", *fatal);
         exit_code = 1;
         break;
       }
@@ -317,6 +352,7 @@ int DaemonProcess::run() {
       capture->publish_metrics();
       if (auto fatal = capture->fatal_error()) {
         log->critical("stopping: {}", *fatal);
+        report_heartbeat("prm_capture", *fatal);
         exit_code = 1;
         break;
       }
@@ -364,6 +400,7 @@ int DaemonProcess::run() {
   if (salesforce) salesforce->stop();
   if (dynamics) dynamics->stop();
   if (secret_reloader) secret_reloader->stop();
+  heartbeat.stop();  // the last beat marks this instance stopped
   supervisor.stop();
   admin.stop();
   if (exit_code == 0) log->info("crmsync stopped cleanly");

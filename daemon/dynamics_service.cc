@@ -56,11 +56,7 @@ DynamicsService::~DynamicsService() { stop(); }
 void DynamicsService::start() {
   const DynamicsSection& section = *parts_->config.dynamics;
   if (!section.capture) return;
-  dv::DataverseSettings settings;
-  settings.org_url = section.org_url;
-  settings.authority_url = section.authority_url;
-  settings.tenant = section.tenant;
-  settings.client_id = section.client_id;
+  dv::DataverseSettings settings = dataverse_settings_from(section);
   parts_->transport = connectors::http::make_curl_transport(
       {section.ca_bundle, std::chrono::seconds(10), static_cast<int>(section.max_concurrent_requests)}, parts_->logger);
   parts_->http = std::make_unique<connectors::http::RetryingHttpClient>(

@@ -7,10 +7,8 @@
 
 #include "daemon/cli.h"
 #include "daemon/commands.h"
-#include "daemon/journal_key.h"
 #include "daemon/json_text.h"
-#include "daemon/log_redactor.h"
-#include "daemon/settings_from_config.h"
+#include "daemon/operator_cli.h"
 #include "state/journal.h"
 
 namespace crmsync::daemon {
@@ -70,19 +68,9 @@ struct JournalCli::State {
   std::string field;
   std::size_t limit = 50;
 
-  int fail(std::string_view message, int code) const {
-    std::cerr << "crmsync journal: " << message << '\n';
-    return code;
-  }
-
-  int fail(const mapping::SyncError& error, const LogRedactor& redactor) const {
-    return fail(redactor.redact(error.message),
-                error.error_class == mapping::ErrorClass::invalid ? kExitUsage : kExitProblem);
-  }
+  int fail(std::string_view message, int code) const { return report_failure("journal", message, code); }
 
   int run() {
-    auto config = load_config_for_command(*options);
-    if (!config) return kExitUsage;
     std::optional<RecordName> name;
     if (*show || *explain) {
       name = parse_record(record);
@@ -92,36 +80,21 @@ struct JournalCli::State {
                         record),
             kExitUsage);
     }
-    LogRedactor redactor;
-    state::StateDatabaseSettings settings;
-    try {
-      settings = state_settings_from(*config, redactor);
-    } catch (const std::exception& error) {
-      return fail(error.what(), kExitUsage);
-    }
-    auto connected = state::StateDatabase::connect(settings);
-    if (!connected) return fail(redactor.redact(connected.error().message), kExitProblem);
-    state::StateDatabase& database = *connected.value();
-    auto present =
-        database.execute("SELECT to_regclass($1) IS NOT NULL", {settings.schema + ".journal"});
-    if (!present) return fail(present.error(), redactor);
-    if (present.value().at(0).at(0) != "t") {
-      return fail(fmt::format("the state schema {} has no journal yet; run `crmsync migrate`",
-                              settings.schema),
-                  kExitProblem);
-    }
-    if (*verify) return run_verify(*config, database, redactor);
-    if (*show) return run_show(database, *name, redactor);
-    if (*explain) return run_explain(database, *name, redactor);
+    int exit_code = kExitUsage;
+    auto session = OperatorSession::open("journal", *options, exit_code);
+    if (!session) return exit_code;
+    if (auto missing = session->require_tables({"journal"})) return *missing;
+    if (*verify) return run_verify(*session);
+    if (*show) return run_show(*session, *name);
+    if (*explain) return run_explain(*session, *name);
     return kExitUsage;
   }
 
-  int run_verify(const Config& config, state::StateDatabase& database,
-                 const LogRedactor& redactor) const {
-    auto key = load_journal_key(config, database);
-    if (!key) return fail(key.error(), redactor);
-    auto checked = state::verify_journal(database, key.value());
-    if (!checked) return fail(checked.error().message, kExitProblem);
+  int run_verify(OperatorSession& session) const {
+    auto key = session.journal_key();
+    if (!key) return session.fail(key.error());
+    auto checked = state::verify_journal(session.database(), key.value());
+    if (!checked) return session.fail(checked.error().message, kExitProblem);
     const state::JournalVerification& v = checked.value();
     if (options->json) {
       std::cout << fmt::format(
@@ -137,10 +110,9 @@ struct JournalCli::State {
     return v.intact ? kExitOk : kExitProblem;
   }
 
-  int run_show(state::StateDatabase& database, const RecordName& name,
-               const LogRedactor& redactor) const {
-    auto entries = state::journal_for_record(database, name.object, name.id, limit);
-    if (!entries) return fail(entries.error(), redactor);
+  int run_show(OperatorSession& session, const RecordName& name) const {
+    auto entries = state::journal_for_record(session.database(), name.object, name.id, limit);
+    if (!entries) return session.fail(entries.error());
     if (options->json) {
       std::string out;
       for (const auto& stored : entries.value())
@@ -150,22 +122,21 @@ struct JournalCli::State {
       for (const auto& stored : entries.value()) std::cout << entry_line(stored) << '\n';
     }
     if (entries.value().empty()) {
-      if (!options->json) std::cerr << "crmsync journal: no journal entries for " << record << '\n';
+      if (!options->json) fail("no journal entries for " + record, kExitProblem);
       return kExitProblem;
     }
     return kExitOk;
   }
 
-  int run_explain(state::StateDatabase& database, const RecordName& name,
-                  const LogRedactor& redactor) const {
-    auto found = state::explain_field(database, name.object, name.id, field);
-    if (!found) return fail(found.error(), redactor);
+  int run_explain(OperatorSession& session, const RecordName& name) const {
+    auto found = state::explain_field(session.database(), name.object, name.id, field);
+    if (!found) return session.fail(found.error());
     if (!found.value()) {
       if (options->json) {
         std::cout << fmt::format("{{\"record\":{},\"field\":{},\"entry\":null}}\n",
                                  json_quote(record), json_quote(field));
       } else {
-        std::cerr << fmt::format("crmsync journal: no journal entry set {} of {}\n", field, record);
+        fail(fmt::format("no journal entry set {} of {}", field, record), kExitProblem);
       }
       return kExitProblem;
     }
@@ -189,10 +160,7 @@ JournalCli::JournalCli(CLI::App& app, CommonOptions& options) : state_(std::make
   s.group =
       app.add_subcommand("journal", "check and read the tamper-evident journal of sync decisions");
   s.group->require_subcommand(1);
-  auto add_common = [&](CLI::App* command) {
-    command->add_option("-c,--config", options.config_path, "configuration file");
-    command->add_flag("--json", options.json, "machine-readable output");
-  };
+  auto add_common = [&](CLI::App* command) { add_output_options(*command, options); };
   s.verify = s.group->add_subcommand("verify",
                                      "recompute the hash chain; exit 1 naming the first bad entry");
   add_common(s.verify);

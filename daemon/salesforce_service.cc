@@ -56,16 +56,7 @@ SalesforceService::~SalesforceService() { stop(); }
 
 void SalesforceService::start() {
   const SalesforceSection& section = *parts_->config.salesforce;
-  sf::SalesforceSettings settings;
-  settings.login_url = section.login_url;
-  settings.api_version = section.api_version;
-  settings.auth_flow = section.auth_flow == "jwt_bearer"      ? sf::AuthFlow::jwt_bearer
-                       : section.auth_flow == "refresh_token" ? sf::AuthFlow::refresh_token
-                                                              : sf::AuthFlow::client_credentials;
-  settings.client_id = section.client_id;
-  settings.username = section.username;
-  settings.call_options_client = section.call_options_client;
-  settings.api_budget_share = section.api_budget_share;
+  sf::SalesforceSettings settings = salesforce_settings_from(section);
   parts_->transport = connectors::http::make_curl_transport({section.ca_bundle, std::chrono::seconds(10), 8}, parts_->logger);
   parts_->client = std::make_unique<sf::SalesforceClient>(settings, *parts_->transport, parts_->secrets, parts_->logger,
                                                           mapping::RetryPolicy{}, mapping::make_uniform_random(),

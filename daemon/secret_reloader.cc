@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/credential_check.h"
 #include "daemon/metrics.h"
 #include "state/secret_store.h"
 #include "state/store_secret_provider.h"
@@ -9,13 +10,14 @@
 namespace crmsync::daemon {
 
 SecretReloader::SecretReloader(state::StoreSecretProvider& provider, std::chrono::milliseconds interval,
-                               std::chrono::milliseconds max_age, MetricsRegistry& metrics,
-                               std::shared_ptr<spdlog::logger> logger)
+                               state::SecretAgePolicy max_age, MetricsRegistry& metrics,
+                               std::shared_ptr<spdlog::logger> logger, std::string operator_name)
     : provider_(provider),
       interval_(interval),
-      max_age_(max_age),
+      max_age_(std::move(max_age)),
       metrics_(metrics),
       logger_(std::move(logger)),
+      operator_(std::move(operator_name)),
       reloads_(metrics.series("crmsync_secret_reloads_total", "Secrets whose current version changed while running.",
                               MetricType::counter)),
       failures_(metrics.series("crmsync_secret_reload_failures_total",
@@ -36,24 +38,28 @@ void SecretReloader::run_once() {
     logger_->info("secret rotated; the new current version is used from the next request on secret={} version={}",
                   name, provider_.known_versions()[name]);
   }
-  auto expired = provider_.with_store([](state::SecretStore& store) { return store.destroy_expired("crmsync-daemon"); });
+  auto expired = provider_.with_store([this](state::SecretStore& store) { return store.destroy_expired(operator_); });
   if (expired && expired.value() > 0) {
     logger_->info("previous secret versions destroyed after their grace window count={}", expired.value());
   }
-  auto versions = provider_.with_store([](state::SecretStore& store) { return store.list(); });
-  if (!versions) return;
-  for (const auto& version : versions.value()) {
-    if (version.stage != state::SecretStage::current) continue;
-    std::map<std::string, std::string> labels{{"secret", version.name}};
+  auto ages = provider_.with_store([this](state::SecretStore& store) { return store.ages(max_age_); });
+  if (!ages) return;
+  for (const auto& age : ages.value()) {
+    std::map<std::string, std::string> labels{{"name", age.name}};
     metrics_.series("crmsync_secret_current_version", "Current version of each secret.", MetricType::gauge, labels)
-        .set(version.version);
+        .set(age.version);
     metrics_.series("crmsync_secret_age_seconds", "Age of each secret's current version.", MetricType::gauge, labels)
-        .set(version.age_seconds);
-    bool due = version.age_seconds * 1000.0 > static_cast<double>(max_age_.count());
+        .set(static_cast<double>(age.age.count()));
     metrics_.series("crmsync_secret_rotation_due",
-                    "1 when a secret's current version is older than secrets.max_age: rotate it.",
+                    "1 when a secret's current version is older than secrets.max_age: a person must rotate it.",
                     MetricType::gauge, labels)
-        .set(due ? 1 : 0);
+        .set(age.rotation_due ? 1 : 0);
+    if (age.rotation_due) {
+      logger_->warn("secret is older than secrets.max_age; rotate it: {} secret={} version={} age_days={} "
+                    "max_age_days={}",
+                    rotation_advice(age.name), age.name, age.version, age.age.count() / 86400,
+                    age.max_age.count() / 86400);
+    }
   }
 }
 

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "state/secret_store.h"
+
 namespace spdlog {
 class logger;
 }
@@ -24,11 +26,14 @@ class MetricSeries;
 // current versions changed (a `crmsync secrets promote` on any host), so that the provider serves
 // the new value from the next request on; it destroys previous versions whose grace window ended,
 // and publishes per secret its current version, age and whether it is older than secrets.max_age
-// (a rotation a person must do). Owned by DaemonProcess; one thread between start() and stop().
+// (a rotation a person must do: the CRM APIs crmsync uses cannot issue client secrets or keys).
+// A secret past its maximum age is logged as a warning every round, naming what to do. Owned by
+// DaemonProcess; one thread between start() and stop().
 class SecretReloader {
  public:
   SecretReloader(state::StoreSecretProvider& provider, std::chrono::milliseconds interval,
-                 std::chrono::milliseconds max_age, MetricsRegistry& metrics, std::shared_ptr<spdlog::logger> logger);
+                 state::SecretAgePolicy max_age, MetricsRegistry& metrics, std::shared_ptr<spdlog::logger> logger,
+                 std::string operator_name);
   ~SecretReloader();
 
   // One round (also used by tests).
@@ -39,9 +44,10 @@ class SecretReloader {
  private:
   state::StoreSecretProvider& provider_;
   std::chrono::milliseconds interval_;
-  std::chrono::milliseconds max_age_;
+  state::SecretAgePolicy max_age_;
   MetricsRegistry& metrics_;
   std::shared_ptr<spdlog::logger> logger_;
+  std::string operator_;
   MetricSeries& reloads_;
   MetricSeries& failures_;
   std::mutex mutex_;

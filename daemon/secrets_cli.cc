@@ -11,8 +11,11 @@
 
 #include "daemon/cli.h"
 #include "daemon/commands.h"
+#include "daemon/credential_check.h"
+#include "daemon/journal_key.h"
 #include "daemon/json_text.h"
 #include "daemon/log_redactor.h"
+#include "daemon/logging.h"
 #include "daemon/settings_from_config.h"
 #include "state/credential_file.h"
 #include "state/migrator.h"
@@ -30,6 +33,25 @@ mapping::SecretString read_value(const std::string& file, bool from_stdin) {
     return mapping::SecretString(std::move(value));
   }
   return state::read_credential_file(file);
+}
+
+// The journal key for recording secret changes. Journaling is required whenever a key is
+// configured: a key file that cannot be used, or a key in the store that does not decode, stops the
+// command. With no journal key at all (no journal.key_file and no `journal.key_secret` in the
+// store yet, e.g. while the journal key itself is being put for the first time) changes are
+// recorded in the store's own audit table only, and the command says so.
+mapping::Result<std::optional<mapping::SecretString>> journal_key_for_secrets(const Config& config,
+                                                                             state::StateDatabase& database,
+                                                                             state::SecretStore& store) {
+  JournalSection journal = config.journal.value_or(JournalSection{});
+  if (!journal.key_file) {
+    auto versions = store.current_versions();
+    if (!versions) return versions.error();
+    if (!versions.value().contains(journal.key_secret)) return std::optional<mapping::SecretString>();
+  }
+  auto key = load_journal_key(config, database);
+  if (!key) return key.error();
+  return std::optional<mapping::SecretString>(std::move(key).value());
 }
 
 }  // namespace
@@ -62,6 +84,8 @@ struct SecretsCli::State {
   std::string out_file;
   std::string operator_name = default_operator_name();
   bool dry_run = false;
+  bool no_test = false;
+  int test_timeout_seconds = 30;
 
   int fail(std::string_view message, int code) const {
     std::cerr << "crmsync secrets: " << message << '\n';
@@ -82,6 +106,70 @@ struct SecretsCli::State {
     std::cout << fmt::format("wrote master key {} to {} (mode 0600); point secrets.master_key_file at it\n",
                              key.id(), out_file);
     return kExitOk;
+  }
+
+  // `rotate`: the new value is pending as `version`. When the configuration uses the secret to
+  // obtain a CRM token, test it: accepted → promote (current becomes previous for the grace
+  // window); refused → discard the pending version (current untouched), exit 1 with the CRM's
+  // reason; not testable now (CRM unreachable) → keep it pending, exit 1. Without a test (or with
+  // --no-test) it stays pending for an operator to promote.
+  template <typename Report>
+  int run_rotate(state::SecretStore& store, const Config& config, int staged_version, const mapping::SecretString& value,
+                 const Report& report) {
+    auto use = credential_use(config, name);
+    if (!use || no_test) {
+      return report(mapping::ok_status(),
+                    fmt::format("secret {} v{} staged as pending; {}, so check it and run `crmsync secrets promote {}` "
+                                "(or `discard`)",
+                                name, staged_version,
+                                no_test ? "--no-test was given" : "no automatic test is available for it", name));
+    }
+    auto redactor = std::make_shared<LogRedactor>();
+    redactor->add_secret(value.reveal());
+    Logging logging(LogFormat::text, LogLevel::warn, redactor);
+    auto checked = check_credential(config, name, value, store, operator_name, logging.logger("secrets"),
+                                    std::chrono::seconds(test_timeout_seconds));
+    std::string why = redactor->redact(checked.detail);
+    if (checked.consumed) {
+      // The CRM accepted the refresh token and rotated it: the new one is already current; the
+      // pending value is spent.
+      if (auto discarded = store.discard_pending(name, operator_name,
+                                                 fmt::format("used up by its test: the CRM rotated it, v{} is current",
+                                                             checked.rotated_version));
+          !discarded) {
+        return report(discarded, "");
+      }
+      return report(mapping::ok_status(),
+                    fmt::format("secret {} v{} tested against the CRM ({}): accepted and rotated by the CRM on use; "
+                                "its replacement v{} is now current",
+                                name, staged_version, *use, checked.rotated_version));
+    }
+    switch (checked.outcome) {
+      case CredentialCheckOutcome::accepted: {
+        if (auto promoted = store.promote(name, operator_name); !promoted) return report(promoted, "");
+        return report(mapping::ok_status(),
+                      fmt::format("secret {} v{} tested against the CRM ({}): accepted; promoted to current, the "
+                                  "previous version stays valid for secrets.previous_grace",
+                                  name, staged_version, *use));
+      }
+      case CredentialCheckOutcome::refused: {
+        std::string refusal = "refused by the CRM: " + why;
+        if (auto discarded = store.discard_pending(name, operator_name, refusal); !discarded) {
+          return report(discarded, "");
+        }
+        return fail(fmt::format("secret {} v{} failed its test against the CRM ({}): {}; the pending version was "
+                                "discarded and the current version is unchanged",
+                                name, staged_version, *use, why),
+                    kExitProblem);
+      }
+      case CredentialCheckOutcome::unreachable:
+        break;
+    }
+    return fail(fmt::format("secret {} v{} could not be tested against the CRM ({}): {}; it stays pending and the "
+                            "current version is unchanged: retry with `crmsync secrets discard {}` and `rotate` "
+                            "again, or check it and `crmsync secrets promote {}`",
+                            name, staged_version, *use, why, name, name),
+                kExitProblem);
   }
 
   int run() {
@@ -107,6 +195,22 @@ struct SecretsCli::State {
     }
     auto grace = std::chrono::duration_cast<std::chrono::seconds>(config->secrets->previous_grace);
     state::SecretStore store(*database.value(), *master, grace);
+    if (!*list) {
+      auto journal_key = journal_key_for_secrets(*config, *database.value(), store);
+      if (!journal_key) {
+        return fail(fmt::format("{}; secret changes are journaled whenever a journal key is configured, so "
+                                "nothing was changed",
+                                redactor.redact(journal_key.error().message)),
+                    journal_key.error().error_class == mapping::ErrorClass::invalid ? kExitUsage : kExitProblem);
+      }
+      if (journal_key.value()) {
+        redactor.add_secret(journal_key.value()->reveal());
+        store.journal_with(std::move(*journal_key.value()));
+      } else {
+        std::cerr << "crmsync secrets: note: no journal key yet; this change is recorded in the secret store's "
+                     "audit table only (set journal.key_file or put the journal key to journal it)\n";
+      }
+    }
 
     auto report = [&](const mapping::Status& status, const std::string& done) {
       if (!status) return fail(status.error().message, status.error().error_class == mapping::ErrorClass::invalid ? kExitUsage : kExitProblem);
@@ -133,12 +237,7 @@ struct SecretsCli::State {
         return report(mapping::ok_status(), fmt::format("secret {} v{} stored as {}", name, stored.value(),
                                                         staged ? "pending" : "current"));
       }
-      // No automatic test against the CRM exists for this secret yet: it stays pending until an
-      // operator who checked it promotes it.
-      return report(mapping::ok_status(),
-                    fmt::format("secret {} v{} staged as pending; no automatic test is available for it, so "
-                                "check it and run `crmsync secrets promote {}` (or `discard`)",
-                                name, stored.value(), name));
+      return run_rotate(store, *config, stored.value(), value, report);
     }
     if (*promote) return report(store.promote(name, operator_name), fmt::format("secret {}: pending promoted to current", name));
     if (*discard) return report(store.discard_pending(name, operator_name, reason), fmt::format("secret {}: pending discarded", name));
@@ -214,10 +313,14 @@ SecretsCli::SecretsCli(CLI::App& app, CommonOptions& options) : state_(std::make
   s.discard->add_option("--reason", s.reason, "why (journaled)");
   add_common(s.discard, true);
 
-  s.rotate = s.group->add_subcommand("rotate", "stage a new value as pending (tested, then promoted)");
+  s.rotate = s.group->add_subcommand(
+      "rotate", "stage a new value as pending, test it against the CRM where the configuration uses it, promote it");
   s.rotate->add_option("name", s.name, "secret name")->required();
   s.rotate->add_option("--from-file", s.from_file, "read the new value from this file");
   s.rotate->add_flag("--from-stdin", s.from_stdin, "read the new value from standard input");
+  s.rotate->add_flag("--no-test", s.no_test, "only stage it as pending (no token request to the CRM)");
+  s.rotate->add_option("--test-timeout", s.test_timeout_seconds, "seconds the test may take (default 30)")
+      ->check(CLI::Range(1, 600));
   add_common(s.rotate, true);
 
   s.destroy = s.group->add_subcommand("destroy", "erase a (non-current) version's value");

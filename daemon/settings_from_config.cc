@@ -27,6 +27,30 @@ connectors::kafka::KafkaSettings kafka_settings_from(const Config& config) {
   return settings;
 }
 
+connectors::salesforce::SalesforceSettings salesforce_settings_from(const SalesforceSection& section) {
+  namespace sf = connectors::salesforce;
+  sf::SalesforceSettings settings;
+  settings.login_url = section.login_url;
+  settings.api_version = section.api_version;
+  settings.auth_flow = section.auth_flow == "jwt_bearer"      ? sf::AuthFlow::jwt_bearer
+                       : section.auth_flow == "refresh_token" ? sf::AuthFlow::refresh_token
+                                                              : sf::AuthFlow::client_credentials;
+  settings.client_id = section.client_id;
+  settings.username = section.username;
+  settings.call_options_client = section.call_options_client;
+  settings.api_budget_share = section.api_budget_share;
+  return settings;
+}
+
+connectors::dynamics::DataverseSettings dataverse_settings_from(const DynamicsSection& section) {
+  connectors::dynamics::DataverseSettings settings;
+  settings.org_url = section.org_url;
+  settings.authority_url = section.authority_url;
+  settings.tenant = section.tenant;
+  settings.client_id = section.client_id;
+  return settings;
+}
+
 connectors::prm::PrmCaptureSettings prm_capture_settings_from(const Config& config,
                                                               LogRedactor& redactor) {
   const PrmSection& prm = *config.prm;

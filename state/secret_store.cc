@@ -1,7 +1,12 @@
 #include "state/secret_store.h"
 
 #include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
+#include <algorithm>
+
+#include "state/journal.h"
 #include "state/state_database.h"
 
 namespace crmsync::state {
@@ -32,20 +37,93 @@ constexpr const char* kSealedColumns =
     "version, master_key_id, encode(wrapped_key, 'hex'), encode(wrap_nonce, 'hex'), "
     "encode(ciphertext, 'hex'), encode(nonce, 'hex')";
 
-// Demotes the current version of `name` (if any) to previous, usable for `grace`, with its audit row.
+// One stage change of one secret version, as the audit table and the journal record it: never
+// the value.
+struct SecretStageChange {
+  std::string action;  // put | promote | demote | discard | destroy | rotate-master
+  std::string name;
+  std::optional<int> version;
+  std::string from_stage;  // "" when none
+  std::string to_stage;
+  std::string detail;  // a reason, or "" (never a value)
+};
+
+// Journal actor and source for an operator name: the daemon records itself as "daemon:<instance>",
+// every other name is a person ("operator:<name>").
+std::pair<std::string, std::string> journal_actor(const std::string& operator_name) {
+  if (operator_name.rfind("daemon:", 0) == 0) return {operator_name, "daemon"};
+  return {"operator:" + operator_name, "operator"};
+}
+
+std::string change_detail(const SecretStageChange& change) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("action");
+  writer.String(change.action.c_str());
+  writer.Key("secret");
+  writer.String(change.name.c_str());
+  if (change.version) {
+    writer.Key("version");
+    writer.Int(*change.version);
+  }
+  if (!change.from_stage.empty()) {
+    writer.Key("from_stage");
+    writer.String(change.from_stage.c_str());
+  }
+  if (!change.to_stage.empty()) {
+    writer.Key("to_stage");
+    writer.String(change.to_stage.c_str());
+  }
+  if (!change.detail.empty()) {
+    writer.Key("reason");
+    writer.String(change.detail.c_str(), static_cast<rapidjson::SizeType>(change.detail.size()));
+  }
+  writer.EndObject();
+  return buffer.GetString();
+}
+
+// Writes the audit rows of `changes` and, when a journal key is set, their journal entries, in
+// the caller's transaction: a stage change and its record commit together or not at all.
+mapping::Status record_changes(const StateDatabase::Executor& execute, const std::string& schema,
+                               const std::string& operator_name,
+                               const std::optional<mapping::SecretString>& journal_key,
+                               const std::vector<SecretStageChange>& changes) {
+  std::vector<JournalEntry> entries;
+  auto [actor, source] = journal_actor(operator_name);
+  for (const auto& change : changes) {
+    auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, "
+                           "to_stage, detail) VALUES ($1, $2, $3, NULLIF($4, '')::int, NULLIF($5, ''), NULLIF($6, ''), "
+                           "NULLIF($7, ''))",
+                           {operator_name, change.action, change.name,
+                            change.version ? std::to_string(*change.version) : std::string(), change.from_stage,
+                            change.to_stage, change.detail});
+    if (!audited) return audited.error();
+    if (journal_key) {
+      JournalEntry entry;
+      entry.kind = "secret";
+      entry.actor = actor;
+      entry.source = source;
+      entry.detail_json = change_detail(change);
+      entries.push_back(std::move(entry));
+    }
+  }
+  if (!journal_key || entries.empty()) return mapping::ok_status();
+  return append_journal(execute, schema, *journal_key, entries);
+}
+
+// Demotes the current version of `name` (if any) to previous, usable for `grace`; the change is
+// added to `changes`.
 mapping::Status demote_current(const StateDatabase::Executor& execute, const std::string& schema,
                                const std::string& name, std::chrono::seconds grace,
-                               const std::string& operator_name) {
+                               std::vector<SecretStageChange>& changes) {
   auto demoted = execute("UPDATE " + schema + ".secret_versions SET stage = 'previous', stage_changed_at = now(), "
                          "usable_until = now() + make_interval(secs => $2::int) WHERE name = $1 AND stage = 'current' "
                          "RETURNING version",
                          {name, std::to_string(grace.count())});
   if (!demoted) return demoted.error();
   for (const auto& row : demoted.value()) {
-    auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, to_stage) "
-                           "VALUES ($1, 'demote', $2, $3::int, 'current', 'previous')",
-                           {operator_name, name, row[0]});
-    if (!audited) return audited.error();
+    changes.push_back({"demote", name, std::stoi(*row[0]), "current", "previous", ""});
   }
   return mapping::ok_status();
 }
@@ -75,6 +153,8 @@ bool SecretStore::is_valid_name(const std::string& name) {
 SecretStore::SecretStore(StateDatabase& database, const MasterKey& master, std::chrono::seconds previous_grace)
     : database_(database), master_(master), previous_grace_(previous_grace) {}
 
+void SecretStore::journal_with(mapping::SecretString key) { journal_key_ = std::move(key); }
+
 mapping::Result<int> SecretStore::put(const std::string& name, const mapping::SecretString& value,
                                       SecretStage stage, const std::string& operator_name) {
   if (!is_valid_name(name)) {
@@ -101,8 +181,10 @@ mapping::Result<int> SecretStore::put(const std::string& name, const mapping::Se
         return invalid(fmt::format("secret {} already has a pending version {}; promote or discard it first",
                                    name, *existing.value()[0][0]));
       }
-    } else if (auto demoted = demote_current(execute, schema, name, previous_grace_, operator_name); !demoted) {
-      return demoted;
+    }
+    std::vector<SecretStageChange> changes;
+    if (stage == SecretStage::current) {
+      if (auto demoted = demote_current(execute, schema, name, previous_grace_, changes); !demoted) return demoted;
     }
     SealedSecret sealed = seal_secret(master_, name, version, value.reveal());
     auto inserted = execute("INSERT INTO " + schema + ".secret_versions (name, version, stage, master_key_id, wrapped_key, "
@@ -112,11 +194,8 @@ mapping::Result<int> SecretStore::put(const std::string& name, const mapping::Se
                              to_hex(sealed.wrapped_key), to_hex(sealed.wrap_nonce), to_hex(sealed.ciphertext),
                              to_hex(sealed.nonce), operator_name});
     if (!inserted) return inserted.error();
-    auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, to_stage) "
-                           "VALUES ($1, 'put', $2, $3::int, $4)",
-                           {operator_name, name, std::to_string(version), std::string(to_string(stage))});
-    if (!audited) return audited.error();
-    return mapping::ok_status();
+    changes.push_back({"put", name, version, "", std::string(to_string(stage)), ""});
+    return record_changes(execute, schema, operator_name, journal_key_, changes);
   });
   if (!done) return done.error();
   return version;
@@ -190,18 +269,14 @@ mapping::Status SecretStore::promote(const std::string& name, const std::string&
     if (!pending) return pending.error();
     if (pending.value().empty()) return invalid(fmt::format("secret {} has no pending version to promote", name));
     std::string version = *pending.value()[0][0];
-    if (auto demoted = demote_current(execute, schema, name, previous_grace_, operator_name); !demoted) {
-      return demoted;
-    }
+    std::vector<SecretStageChange> changes;
+    if (auto demoted = demote_current(execute, schema, name, previous_grace_, changes); !demoted) return demoted;
+    changes.push_back({"promote", name, std::stoi(version), "pending", "current", ""});
     auto promoted = execute("UPDATE " + schema + ".secret_versions SET stage = 'current', stage_changed_at = now() "
                             "WHERE name = $1 AND version = $2::int",
                             {name, version});
     if (!promoted) return promoted.error();
-    auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, to_stage) "
-                           "VALUES ($1, 'promote', $2, $3::int, 'pending', 'current')",
-                           {operator_name, name, version});
-    if (!audited) return audited.error();
-    return mapping::ok_status();
+    return record_changes(execute, schema, operator_name, journal_key_, changes);
   });
 }
 
@@ -215,11 +290,8 @@ mapping::Status SecretStore::discard_pending(const std::string& name, const std:
                              {name});
     if (!discarded) return discarded.error();
     if (discarded.value().empty()) return invalid(fmt::format("secret {} has no pending version", name));
-    auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, to_stage, detail) "
-                           "VALUES ($1, 'discard', $2, $3::int, 'pending', 'destroyed', $4)",
-                           {operator_name, name, discarded.value()[0][0], reason});
-    if (!audited) return audited.error();
-    return mapping::ok_status();
+    return record_changes(execute, schema, operator_name, journal_key_,
+                          {{"discard", name, std::stoi(*discarded.value()[0][0]), "pending", "destroyed", reason}});
   });
 }
 
@@ -240,11 +312,7 @@ mapping::Status SecretStore::destroy(const std::string& name, int version, const
                              "WHERE name = $1 AND version = $2::int",
                              {name, std::to_string(version)});
     if (!destroyed) return destroyed.error();
-    auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, to_stage) "
-                           "VALUES ($1, 'destroy', $2, $3::int, $4, 'destroyed')",
-                           {operator_name, name, std::to_string(version), from});
-    if (!audited) return audited.error();
-    return mapping::ok_status();
+    return record_changes(execute, schema, operator_name, journal_key_, {{"destroy", name, version, from, "destroyed", ""}});
   });
 }
 
@@ -257,16 +325,12 @@ mapping::Result<int> SecretStore::destroy_expired(const std::string& operator_na
                            "WHERE stage = 'previous' AND usable_until <= now() RETURNING name, version",
                            {});
     if (!expired) return expired.error();
+    std::vector<SecretStageChange> changes;
     for (const auto& row : expired.value()) {
-      if (auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, version, from_stage, to_stage, detail) "
-                                 "VALUES ($1, 'destroy', $2, $3::int, 'previous', 'destroyed', 'grace window ended')",
-                                 {operator_name, row[0], row[1]});
-          !audited) {
-        return audited.error();
-      }
+      changes.push_back({"destroy", *row[0], std::stoi(*row[1]), "previous", "destroyed", "grace window ended"});
       ++count;
     }
-    return mapping::ok_status();
+    return record_changes(execute, schema, operator_name, journal_key_, changes);
   });
   if (!done) return done.error();
   return count;
@@ -299,6 +363,28 @@ mapping::Result<std::vector<SecretVersionInfo>> SecretStore::list() {
     out.push_back(std::move(info));
   }
   return out;
+}
+
+std::vector<SecretAge> secret_ages(const std::vector<SecretVersionInfo>& versions, const SecretAgePolicy& policy) {
+  std::vector<SecretAge> out;
+  for (const auto& version : versions) {
+    if (version.stage != SecretStage::current) continue;
+    SecretAge age;
+    age.name = version.name;
+    age.version = version.version;
+    age.age = std::chrono::seconds(static_cast<long long>(std::max(0.0, version.age_seconds)));
+    auto override_for = policy.overrides.find(version.name);
+    age.max_age = override_for != policy.overrides.end() ? override_for->second : policy.max_age;
+    age.rotation_due = age.age > age.max_age;
+    out.push_back(std::move(age));
+  }
+  return out;
+}
+
+mapping::Result<std::vector<SecretAge>> SecretStore::ages(const SecretAgePolicy& policy) {
+  auto versions = list();
+  if (!versions) return versions.error();
+  return secret_ages(versions.value(), policy);
 }
 
 mapping::Result<std::map<std::string, int>> SecretStore::current_versions() {
@@ -337,12 +423,10 @@ mapping::Result<int> SecretStore::rotate_master(const MasterKey& next, const std
       if (!updated) return updated.error();
       ++count;
     }
-    auto audited = execute("INSERT INTO " + schema + ".secret_audit (operator, action, name, detail) "
-                           "VALUES ($1, 'rotate-master', '*', $2)",
-                           {operator_name, fmt::format("{} version(s) re-wrapped from master key {} to {}", count,
-                                                       master_.id(), next.id())});
-    if (!audited) return audited.error();
-    return mapping::ok_status();
+    return record_changes(execute, schema, operator_name, journal_key_,
+                          {{"rotate-master", "*", std::nullopt, "", "",
+                            fmt::format("{} version(s) re-wrapped from master key {} to {}", count, master_.id(),
+                                        next.id())}});
   });
   if (!done) return done.error();
   return count;

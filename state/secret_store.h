@@ -30,12 +30,39 @@ struct SecretVersionInfo {
   std::string master_key_id;
 };
 
+// How old a secret's current version may get before a person must rotate it: secrets.max_age,
+// with per-name overrides (secrets.max_age_overrides).
+struct SecretAgePolicy {
+  std::chrono::seconds max_age{std::chrono::hours(24 * 90)};
+  std::map<std::string, std::chrono::seconds> overrides;
+};
+
+// The age of one secret's current version (since it was put) against its maximum age.
+struct SecretAge {
+  std::string name;
+  int version = 0;
+  std::chrono::seconds age{0};
+  std::chrono::seconds max_age{0};
+  bool rotation_due = false;  // age > max_age
+};
+
+// The one age computation (/metrics, the daemon's warning, `crmsync status`): one entry per
+// secret that has a current version, from list()'s rows.
+std::vector<SecretAge> secret_ages(const std::vector<SecretVersionInfo>& versions, const SecretAgePolicy& policy);
+
 // The encrypted secret store in the state database (DESIGN §5). Versions move
 // pending → current → previous (accepted until the grace window ends) → destroyed. Every change is
 // one transaction with its audit row. Uses the connection it is given (one thread at a time).
 class SecretStore {
  public:
   SecretStore(StateDatabase& database, const MasterKey& master, std::chrono::seconds previous_grace);
+
+  // From now on every stage change is also appended to the tamper-evident journal (kind "secret",
+  // in the same transaction as the change), signed with `key`. Without it, changes are recorded
+  // in the store's own audit table only. The actor is "daemon:<instance>" for an operator name
+  // that starts with "daemon:", else "operator:<name>".
+  void journal_with(mapping::SecretString key);
+  bool journaling() const { return journal_key_.has_value(); }
 
   // A new version. As `current` it replaces the current one at once (which becomes previous); as
   // `pending` it waits for promote() or discard_pending(). Returns the new version number.
@@ -59,6 +86,8 @@ class SecretStore {
   mapping::Result<int> destroy_expired(const std::string& operator_name);
 
   mapping::Result<std::vector<SecretVersionInfo>> list();
+  // secret_ages() of list().
+  mapping::Result<std::vector<SecretAge>> ages(const SecretAgePolicy& policy);
   // name → current version, for live reload (cheap: no decryption).
   mapping::Result<std::map<std::string, int>> current_versions();
 
@@ -73,6 +102,7 @@ class SecretStore {
   StateDatabase& database_;
   const MasterKey& master_;
   std::chrono::seconds previous_grace_;
+  std::optional<mapping::SecretString> journal_key_;
 };
 
 }  // namespace crmsync::state

@@ -22,7 +22,14 @@ mapping::Status StoreSecretProvider::ensure_connected() {
   if (!connected) return connected.error();
   database_ = std::move(connected).value();
   store_ = std::make_unique<SecretStore>(*database_, master_, previous_grace_);
+  if (journal_key_) store_->journal_with(*journal_key_);
   return mapping::ok_status();
+}
+
+void StoreSecretProvider::journal_with(mapping::SecretString key) {
+  std::lock_guard lock(mutex_);
+  journal_key_ = key;
+  if (store_) store_->journal_with(std::move(key));
 }
 
 mapping::Result<mapping::SecretString> StoreSecretProvider::current(const std::string& name) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -31,6 +32,10 @@ class StoreSecretProvider final : public mapping::SecretProvider {
   mapping::Result<mapping::SecretString> current(const std::string& name) override;
   mapping::Status store_rotated(const std::string& name, const mapping::SecretString& value) override;
 
+  // Journals every change the provider makes (a rotated refresh token, expired versions destroyed
+  // through with_store) with this key from now on; see SecretStore::journal_with.
+  void journal_with(mapping::SecretString key);
+
   // Names whose current version changed since the last refresh (empty on the first call).
   mapping::Result<std::set<std::string>> refresh();
   // Current version per name as of the last refresh.
@@ -53,6 +58,7 @@ class StoreSecretProvider final : public mapping::SecretProvider {
   std::chrono::seconds previous_grace_;
   std::function<void(const mapping::SecretString&)> on_loaded_;
   std::string operator_;
+  std::optional<mapping::SecretString> journal_key_;
   mutable std::mutex mutex_;
   std::unique_ptr<StateDatabase> database_;
   std::unique_ptr<SecretStore> store_;

@@ -255,9 +255,10 @@ mapping::Status SyncRecordStore::hold_delete(const std::string& event_id, mappin
 }
 
 mapping::Result<std::vector<std::string>> resolvable_parked_events(StateDatabase& db, std::size_t limit) {
-  // waiting_for is "account:<side>:<id on that side>" (ids contain no ':').
+  // waiting_for is "account:<side>:<id on that side>" (ids contain no ':'), or "retry:<dead letter
+  // id>" for an operator's retry of a dead letter (state/dead_letter_decisions.h): resolvable at once.
   auto rows = db.execute(fmt::format(
-      "SELECT p.event FROM {0}.parked_events p WHERE EXISTS (SELECT 1 FROM {0}.sync_records r "
+      "SELECT p.event FROM {0}.parked_events p WHERE p.waiting_for LIKE 'retry:%' OR EXISTS (SELECT 1 FROM {0}.sync_records r "
       "WHERE r.object = 'account' AND CASE split_part(p.waiting_for, ':', 2) "
       "WHEN 'prm' THEN r.on_prm AND r.record_id = split_part(p.waiting_for, ':', 3) "
       "WHEN 'salesforce' THEN r.salesforce_id = split_part(p.waiting_for, ':', 3) "

@@ -183,4 +183,25 @@ mapping::Result<std::optional<long long>> PrmQuerySession::slot_retained_wal_byt
   return std::optional<long long>(std::atoll(PQgetvalue(result.get(), 0, 0)));
 }
 
+mapping::Result<std::optional<PrmQuerySession::SlotPosition>> PrmQuerySession::slot_position(const std::string& slot) {
+  const char* params[] = {slot.c_str()};
+  PgResult result(PQexecParams(impl_->connection,
+                             "SELECT active, coalesce(confirmed_flush_lsn::text, ''), pg_current_wal_lsn()::text, "
+                             "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, 0), "
+                             "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, 0) "
+                             "FROM pg_replication_slots WHERE slot_name = $1",
+                             1, nullptr, params, nullptr, nullptr, 0));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    return libpq_error(impl_->connection, result.get(), "read replication slot position");
+  }
+  if (PQntuples(result.get()) == 0) return std::optional<SlotPosition>();
+  SlotPosition position;
+  position.active = std::string_view(PQgetvalue(result.get(), 0, 0)) == "t";
+  position.confirmed_lsn = PQgetvalue(result.get(), 0, 1);
+  position.current_lsn = PQgetvalue(result.get(), 0, 2);
+  position.lag_bytes = std::atoll(PQgetvalue(result.get(), 0, 3));
+  position.retained_bytes = std::atoll(PQgetvalue(result.get(), 0, 4));
+  return std::optional<SlotPosition>(std::move(position));
+}
+
 }  // namespace crmsync::connectors::prm

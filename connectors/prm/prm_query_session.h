@@ -44,6 +44,17 @@ class PrmQuerySession {
   // Bytes of WAL the slot keeps on the server (current WAL position − restart_lsn).
   mapping::Result<std::optional<long long>> slot_retained_wal_bytes(const std::string& slot);
 
+  // Where a replication slot stands against the server's WAL (for `crmsync status`).
+  struct SlotPosition {
+    bool active = false;            // a replication connection streams from it now
+    std::string confirmed_lsn;      // confirmed_flush_lsn ("" when never confirmed)
+    std::string current_lsn;        // pg_current_wal_lsn()
+    long long lag_bytes = 0;        // current − confirmed (0 when never confirmed)
+    long long retained_bytes = 0;   // current − restart_lsn: WAL the server keeps for the slot
+  };
+  // Nothing when the slot does not exist.
+  mapping::Result<std::optional<SlotPosition>> slot_position(const std::string& slot);
+
  private:
   struct Impl;
   explicit PrmQuerySession(std::unique_ptr<Impl> impl);

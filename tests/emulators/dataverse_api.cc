@@ -95,6 +95,7 @@ void DataverseApi::reset_locked() {
   store_ = RecordStore();
   for (auto& def : dataverse_builtin_tables()) store_.add_object(std::move(def));
   tokens_.clear();
+  client_secrets_.reset(settings_.client_secret);
   shares_.clear();
   team_members_.clear();
   window_.clear();
@@ -212,8 +213,9 @@ void DataverseApi::expire_tokens() {
   for (auto& [token, expiry] : tokens_) expiry = 0;
 }
 
-std::optional<HttpResponse> DataverseApi::admin(const HttpRequest&, std::string_view) {
-  return std::nullopt;
+std::optional<HttpResponse> DataverseApi::admin(const HttpRequest& request, std::string_view rest) {
+  std::lock_guard lock(mutex_);
+  return client_secrets_.admin(request, rest);
 }
 
 HttpResponse DataverseApi::fault_response(int status, const std::string& code,
@@ -300,7 +302,7 @@ HttpResponse DataverseApi::token(const HttpRequest& request, const std::string& 
                            "' was not found in the directory '" + tenant + "'.",
                        now);
   }
-  if (form["client_secret"] != settings_.client_secret) {
+  if (!client_secrets_.accepts(form["client_secret"])) {
     return entra_error(
         401, "invalid_client", 7000215,
         "Invalid client secret provided. Ensure the secret being sent in the request is the client "

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/emulators/call_stats.h"
+#include "tests/emulators/client_secrets.h"
 #include "tests/emulators/emulated_api.h"
 #include "tests/emulators/emulator_clock.h"
 #include "tests/emulators/fault_rules.h"
@@ -118,6 +119,7 @@ class DataverseApi : public EmulatedApi {
   std::mutex mutex_;
   RecordStore store_;
   std::map<std::string, EpochMs> tokens_;  // access token -> expiry
+  ClientSecrets client_secrets_;
   std::map<std::string, std::map<std::string, DataverseShare>>
       shares_;  // "accounts(<id>)" -> principal -> share
   std::map<std::string, std::set<std::string>> team_members_;  // teamid -> systemuserids

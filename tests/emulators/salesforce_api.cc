@@ -76,6 +76,7 @@ void SalesforceApi::reset_locked() {
   org_id_ = make_salesforce_id("00D", 1);
   access_tokens_.clear();
   refresh_tokens_.clear();
+  client_secrets_.reset(settings_.client_secret);
   locators_.clear();
   api_usage_ = 0;
   integration_user_id_.clear();
@@ -182,8 +183,9 @@ void SalesforceApi::expire_tokens() {
 
 std::optional<HttpResponse> SalesforceApi::admin(const HttpRequest& request,
                                                  std::string_view rest) {
-  if (rest != "oauth/refresh-token" || request.method != "POST") return std::nullopt;
   std::lock_guard lock(mutex_);
+  if (auto answer = client_secrets_.admin(request, rest)) return answer;
+  if (rest != "oauth/refresh-token" || request.method != "POST") return std::nullopt;
   // Stands in for a user who approved the connected app in the web-server flow.
   std::string user = integration_user_id_;
   auto doc = parse_json(request.body.empty() ? "{}" : request.body);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/emulators/call_stats.h"
+#include "tests/emulators/client_secrets.h"
 #include "tests/emulators/emulated_api.h"
 #include "tests/emulators/emulator_clock.h"
 #include "tests/emulators/record_store.h"
@@ -143,6 +144,7 @@ class SalesforceApi : public EmulatedApi {
   std::string current_user_id_;
   std::map<std::string, AccessToken> access_tokens_;
   std::map<std::string, std::string> refresh_tokens_;  // token -> user id
+  ClientSecrets client_secrets_;
   std::map<std::string, QueryLocator> locators_;
   std::int64_t api_usage_ = 0;
   bool force_all_or_none_ = false;  // a composite allOrNone overrides nested collections

@@ -155,7 +155,7 @@ HttpResponse SalesforceApi::oauth_token(const HttpRequest& request) {
   auto check_client = [&](bool secret_required) -> std::optional<HttpResponse> {
     if (client_id != settings_.client_id)
       return oauth_error(400, "invalid_client_id", "client identifier invalid");
-    if ((secret_required || !client_secret.empty()) && client_secret != settings_.client_secret) {
+    if ((secret_required || !client_secret.empty()) && !client_secrets_.accepts(client_secret)) {
       return oauth_error(400, "invalid_client", "invalid client credentials");
     }
     return std::nullopt;

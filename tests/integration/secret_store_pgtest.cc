@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "state/journal.h"
 #include "state/migrator.h"
 #include "state/secret_store.h"
 #include "state/state_database.h"
@@ -133,6 +134,56 @@ TEST_F(SecretStoreTest, ListingAndAuditNeverContainValues) {
   EXPECT_EQ(scalar("SELECT count(*) FROM " + settings.schema + ".secret_versions WHERE position("
                    "convert_to('list-canary', 'UTF8') in ciphertext) > 0"),
             "0");
+}
+
+TEST_F(SecretStoreTest, WithAJournalKeyEveryStageChangeIsJournaledInTheSameTransaction) {
+  SecretString key("secret-store-pgtest-journal-key-32-bytes!!");
+  store->journal_with(key);
+  ASSERT_TRUE(store->put("salesforce.client_secret", SecretString("journal-canary-1"), SecretStage::current, "alice").ok());
+  ASSERT_TRUE(store->put("salesforce.client_secret", SecretString("journal-canary-2"), SecretStage::pending, "alice").ok());
+  ASSERT_TRUE(store->promote("salesforce.client_secret", "alice").ok());
+  ASSERT_TRUE(store->put("salesforce.client_secret", SecretString("journal-canary-3"), SecretStage::pending, "alice").ok());
+  ASSERT_TRUE(store->discard_pending("salesforce.client_secret", "alice", "refused by the CRM: invalid_client").ok());
+  ASSERT_TRUE(store->destroy("salesforce.client_secret", 1, "alice").ok());
+  ASSERT_TRUE(store->put("salesforce.refresh_token", SecretString("journal-canary-4"), SecretStage::current,
+                         "daemon:host-1").ok());
+  ASSERT_TRUE(store->rotate_master(MasterKey::generate(), "bob").ok());
+
+  std::string journal = scalar("SELECT string_agg(actor || '|' || source || '|' || detail, E'\\n' ORDER BY seq) FROM " +
+                               settings.schema + ".journal WHERE kind = 'secret' AND detail NOT LIKE '%rotate-master%'");
+  EXPECT_EQ(journal,
+            "operator:alice|operator|{\"action\":\"put\",\"secret\":\"salesforce.client_secret\",\"version\":1,\"to_stage\":\"current\"}\n"
+            "operator:alice|operator|{\"action\":\"put\",\"secret\":\"salesforce.client_secret\",\"version\":2,\"to_stage\":\"pending\"}\n"
+            "operator:alice|operator|{\"action\":\"demote\",\"secret\":\"salesforce.client_secret\",\"version\":1,\"from_stage\":\"current\",\"to_stage\":\"previous\"}\n"
+            "operator:alice|operator|{\"action\":\"promote\",\"secret\":\"salesforce.client_secret\",\"version\":2,\"from_stage\":\"pending\",\"to_stage\":\"current\"}\n"
+            "operator:alice|operator|{\"action\":\"put\",\"secret\":\"salesforce.client_secret\",\"version\":3,\"to_stage\":\"pending\"}\n"
+            "operator:alice|operator|{\"action\":\"discard\",\"secret\":\"salesforce.client_secret\",\"version\":3,\"from_stage\":\"pending\",\"to_stage\":\"destroyed\",\"reason\":\"refused by the CRM: invalid_client\"}\n"
+            "operator:alice|operator|{\"action\":\"destroy\",\"secret\":\"salesforce.client_secret\",\"version\":1,\"from_stage\":\"previous\",\"to_stage\":\"destroyed\"}\n"
+            "daemon:host-1|daemon|{\"action\":\"put\",\"secret\":\"salesforce.refresh_token\",\"version\":1,\"to_stage\":\"current\"}");
+  EXPECT_EQ(scalar("SELECT actor FROM " + settings.schema + ".journal WHERE detail LIKE '%rotate-master%'"), "operator:bob");
+  auto verified = verify_journal(*database, key);
+  ASSERT_TRUE(verified.ok()) << verified.error().message;
+  EXPECT_TRUE(verified.value().intact) << verified.value().reason;
+  EXPECT_EQ(scalar("SELECT count(*) FROM " + settings.schema + ".journal WHERE detail LIKE '%journal-canary%'"), "0");
+}
+
+TEST_F(SecretStoreTest, AChangeWhoseJournalEntryFailsIsNotMade) {
+  store->journal_with(SecretString("too-short"));  // append_journal refuses keys under 32 bytes
+  EXPECT_FALSE(store->put("a.b", SecretString("never-canary"), SecretStage::current, "ops").ok());
+  EXPECT_EQ(scalar("SELECT count(*) FROM " + settings.schema + ".secret_versions"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM " + settings.schema + ".secret_audit"), "0");
+}
+
+TEST_F(SecretStoreTest, AgesOfCurrentVersions) {
+  ASSERT_TRUE(store->put("a.b", SecretString("age-canary"), SecretStage::current, "ops").ok());
+  ASSERT_TRUE(database->execute("UPDATE " + settings.schema + ".secret_versions SET created_at = now() - interval '10 days'").ok());
+  SecretAgePolicy policy;
+  policy.max_age = std::chrono::hours(24 * 7);
+  auto ages = store->ages(policy);
+  ASSERT_TRUE(ages.ok()) << ages.error().message;
+  ASSERT_EQ(ages.value().size(), 1u);
+  EXPECT_GE(ages.value()[0].age, std::chrono::seconds(10 * 86400));
+  EXPECT_TRUE(ages.value()[0].rotation_due);
 }
 
 TEST_F(SecretStoreTest, BadNamesAndEmptyValuesAreRefused) {

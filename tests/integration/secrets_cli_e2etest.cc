@@ -133,14 +133,14 @@ TEST_F(SecretsCli, RunningDaemonPicksUpAPromotedSecretWithoutRestart) {
     }
     return std::string();
   };
-  EXPECT_FALSE(metric_has("crmsync_secret_current_version{secret=\"dynamics.client_secret\"} 1").empty())
+  EXPECT_FALSE(metric_has("crmsync_secret_current_version{name=\"dynamics.client_secret\"} 1").empty())
       << crmsync.output();
   ASSERT_EQ(cli({"secrets", "rotate", "dynamics.client_secret", "--from-file", value_file(std::string(kCanary) + "-2"),
                  "--config", config}).first, 0);
   ASSERT_EQ(cli({"secrets", "promote", "dynamics.client_secret", "--config", config}).first, 0);
-  std::string metrics = metric_has("crmsync_secret_current_version{secret=\"dynamics.client_secret\"} 2");
+  std::string metrics = metric_has("crmsync_secret_current_version{name=\"dynamics.client_secret\"} 2");
   EXPECT_FALSE(metrics.empty()) << crmsync.output();
-  EXPECT_THAT(metrics, HasSubstr("crmsync_secret_rotation_due{secret=\"dynamics.client_secret\"} 0"));
+  EXPECT_THAT(metrics, HasSubstr("crmsync_secret_rotation_due{name=\"dynamics.client_secret\"} 0"));
   crmsync.send_signal(SIGTERM);
   EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
   EXPECT_THAT(crmsync.output(), HasSubstr("secret rotated; the new current version is used from the next request on "

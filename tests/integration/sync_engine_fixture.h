@@ -69,7 +69,7 @@ class SyncEngine : public ::testing::Test {
     prm = std::move(db).value();
     org = scalar("INSERT INTO prm.partner_orgs (name, tier) VALUES ($1, 'gold') RETURNING id", {name});
 
-    salesforce_emulator = std::make_unique<testing::CrmEmulator>("salesforce");
+    salesforce_emulator = std::make_unique<testing::CrmEmulator>("salesforce", salesforce_emulator_args);
     dynamics_emulator = std::make_unique<testing::CrmEmulator>("dynamics");
     state::StateDatabaseSettings state_settings;
     state_settings.url = testing::require_service_env("CRMSYNC_PG_URL");
@@ -268,6 +268,7 @@ class SyncEngine : public ::testing::Test {
   std::unique_ptr<state::StateDatabase> prm;
   std::unique_ptr<state::StateDatabase> state;
   std::string org;
+  std::vector<std::string> salesforce_emulator_args;  // set by a derived fixture's constructor
   std::unique_ptr<testing::CrmEmulator> salesforce_emulator;
   std::unique_ptr<testing::CrmEmulator> dynamics_emulator;
   std::unique_ptr<connectors::http::HttpTransport> sf_transport;

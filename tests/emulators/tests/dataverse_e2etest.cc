@@ -68,6 +68,32 @@ TEST(DataverseEmulator, TokenEndpointInTheV2Shape) {
   EXPECT_EQ(str(parse(bad_grant.body)["error"]), "unsupported_grant_type");
 }
 
+TEST(DataverseEmulator, AnAppRegistrationHoldsSeveralClientSecretsDuringARotation) {
+  EmulatorProcess dv("dynamics");
+  std::string scope = url_encode(dv.base_url() + "/.default");
+  auto token_status = [&](const std::string& secret) {
+    return dv.request("POST", "/t/oauth2/v2.0/token",
+                      "grant_type=client_credentials&client_id=crmsync-emulator-client&client_secret=" + secret +
+                          "&scope=" + scope,
+                      {kForm})
+        .status;
+  };
+  EXPECT_EQ(token_status("second-secret"), 401);
+  Answer added = dv.request("POST", "/_emulator/oauth/client-secrets", R"({"add":"second-secret"})");
+  ASSERT_EQ(added.status, 200) << added.body;
+  EXPECT_EQ(parse(added.body)["client_secrets"].GetInt(), 2);
+  EXPECT_EQ(token_status("second-secret"), 200);
+  EXPECT_EQ(token_status("crmsync-emulator-secret"), 200) << "the old one stays valid until removed";
+  ASSERT_EQ(dv.request("POST", "/_emulator/oauth/client-secrets", R"({"remove":"crmsync-emulator-secret"})").status, 200);
+  EXPECT_EQ(token_status("crmsync-emulator-secret"), 401);
+  EXPECT_EQ(dv.request("POST", "/_emulator/oauth/client-secrets", R"({"remove":"second-secret"})").status, 400)
+      << "the last secret cannot be removed";
+  EXPECT_EQ(dv.request("POST", "/_emulator/oauth/client-secrets", "{}").status, 400);
+  ASSERT_EQ(dv.request("POST", "/_emulator/reset").status, 200);
+  EXPECT_EQ(token_status("crmsync-emulator-secret"), 200) << "reset restores --client-secret";
+  EXPECT_EQ(token_status("second-secret"), 401);
+}
+
 TEST(DataverseEmulator, MissingOrExpiredTokenIs401WithWwwAuthenticate) {
   EmulatorProcess dv("dynamics", {"--token-ttl", "60"});
   Answer none = dv.request("GET", "/api/data/v9.2/WhoAmI");
