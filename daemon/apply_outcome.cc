@@ -73,6 +73,7 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
     } else {
       // Applied (possibly with per-side failures, dead-lettered for that side).
       state::SyncRecord& record = item.record;
+      const CanonicalFields base_before = record.base;
       std::string version = version_of(event);
       if (!version.empty()) record.versions[side_name(event.source)] = version;
       set_id_on(record, event.source, own_id(event));
@@ -160,9 +161,28 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
           journal("conflict_resolved", std::string(mapping::to_string(conflict.policy)), resolved);
         }
       }
+      if (event.resolves_conflict) {
+        // An operator's decision: the conflict closes with it, even where every side held the
+        // decided value already.
+        std::string decided = mapping::fields_to_json(item.merge.agreed);
+        auto closed = store.resolve_conflict(
+            *event.resolves_conflict,
+            fmt::format(R"({{"by":{},"event_id":{},"values":{}}})", json_text(event.actor.id), json_text(event.event_id), decided));
+        if (!closed) return closed.error();
+        std::vector<std::string> changes;
+        for (const auto& [name, value] : item.merge.agreed) {
+          auto before = base_before.find(name);
+          changes.push_back(fmt::format(R"({}:{{"before":{},"after":{}}})", json_text(name),
+                                        before == base_before.end() ? "null" : mapping::to_json_value(before->second),
+                                        mapping::to_json_value(value)));
+        }
+        journal("conflict_resolved", "operator",
+                fmt::format(R"({{"conflict":{},"fields":{{{}}},"was_open":{}}})", *event.resolves_conflict,
+                            fmt::join(changes, ","), closed.value() ? "true" : "false"));
+      }
       std::vector<std::string> written;
       for (Side side : item.written) written.push_back(json_text(side_name(side)));
-      bool nothing = event.op != CanonicalEvent::Operation::remove && item.merge.changed.empty() &&
+      bool nothing = !event.resolves_conflict && event.op != CanonicalEvent::Operation::remove && item.merge.changed.empty() &&
                      item.merge.conflicts.empty() && item.written.empty() && item.failures.empty() &&
                      !item.sharing_changed && !item.denial && item.share_writes_done == 0;
       if (nothing) {

@@ -147,6 +147,11 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       continue;
     }
     if (event.op == CanonicalEvent::Operation::remove) continue;  // handled with the writes
+    if (event.resolves_conflict && (!item.known || item.record.deleted)) {
+      item.outcome = EventOutcome::dead_lettered;
+      item.reason = fmt::format("conflict {} is about a record that is not synced (any more)", *event.resolves_conflict);
+      continue;
+    }
     if (item.known && item.record.deleted) {
       item.outcome = EventOutcome::superseded;
       item.reason = "the record was deleted; a change read before the delete is not re-applied";
@@ -215,12 +220,16 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
   }
 
   // ---- 5. Read the targets' current copies (records the id map says they hold).
+  // An operator's decision is written to every side that holds something else, its source too.
+  auto reads_side = [](const WaveItem& item, Side side) {
+    return (side != item.pending->event.source || item.pending->event.resolves_conflict) && id_on(item.record, side);
+  };
   std::map<std::pair<Side, ObjectKind>, std::vector<std::string>> reads;
   for (auto& item : items) {
     if (item.outcome || !item.known) continue;
     for (SideGateway* gateway : gateways_) {
       Side side = gateway->side();
-      if (side == item.pending->event.source || !id_on(item.record, side)) continue;
+      if (!reads_side(item, side)) continue;
       reads[{side, item.pending->event.object}].push_back(item.record_id);
     }
   }
@@ -256,7 +265,7 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
     if (item.outcome || !item.known) continue;
     for (SideGateway* gateway : gateways_) {
       Side side = gateway->side();
-      if (side == item.pending->event.source || !id_on(item.record, side)) continue;
+      if (!reads_side(item, side)) continue;
       auto& by_id = copies[{side, item.pending->event.object}];
       auto found = by_id.find(item.record_id);
       if (found == by_id.end()) {
@@ -351,6 +360,9 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
     }
     input.held = item.held;
     input.open_conflicts = open_conflicts[event.object][item.record_id];
+    if (event.resolves_conflict) {
+      for (const auto& [field, value] : item.incoming) input.operator_decided.insert(field);
+    }
     item.merge = mapping::merge_record(input);
 
     // A CRM record that does not carry its PRM id yet gets it (with any write back) by its CRM id.
@@ -383,6 +395,14 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       if (side != Side::prm) write.crm_id = id_on(item.record, side);
       if (side == event.source && side != Side::prm) write.crm_id = own_id(event);
       write.fields = std::move(native.fields);
+      // Optimistic concurrency where the CRM offers it (Dataverse ETags; Salesforce's collections
+      // have none): the write applies only to the version read in step 5, so an edit made there
+      // since, which its capture has not delivered yet, fails it with 412 (`conflict`) and the wave
+      // is read and merged again instead of overwriting that edit.
+      if (side == Side::dynamics) {
+        auto read = item.read_versions.find(side);
+        if (read != item.read_versions.end() && !read->second.empty()) write.etag = fmt::format("W/\"{}\"", read->second);
+      }
       writes[side].push_back(std::move(write));
       writers[side].push_back(&item);
     }

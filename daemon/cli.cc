@@ -9,6 +9,7 @@
 #include "daemon/conflicts_cli.h"
 #include "daemon/dead_letters_cli.h"
 #include "daemon/journal_cli.h"
+#include "daemon/replay_cli.h"
 #include "daemon/secrets_cli.h"
 #include "daemon/signal_waiter.h"
 #include "daemon/status_cli.h"
@@ -64,6 +65,7 @@ int run_cli(int argc, char** argv) {
   DeadLettersCli dead_letters(app, options);
   ConflictsCli conflicts(app, options);
   StatusCli status(app, options);
+  ReplayCli replay(app, options);
 
   try {
     app.parse(argc, argv);
@@ -82,6 +84,7 @@ int run_cli(int argc, char** argv) {
   if (dead_letters.chosen()) return dead_letters.run();
   if (conflicts.chosen()) return conflicts.run();
   if (status.chosen()) return status.run();
+  if (replay.chosen()) return replay.run();
   return kExitUsage;
 }
 

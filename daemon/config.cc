@@ -430,6 +430,16 @@ void read_dynamics(TomlConfigReader& reader, std::optional<DynamicsSection>& tar
       dv.batch_size = *size;
     }
   }
+  if (auto cap = reader.get_integer("dynamics.max_concurrent_requests", Requirement::optional)) {
+    if (*cap < 1 || *cap > 52) {
+      reader.add_problem("dynamics.max_concurrent_requests",
+                         fmt::format("{} is out of range; allowed 1 to 52 (Dataverse's concurrent requests per user; "
+                                     "with several replicas, divide 52 among them)",
+                                     *cap));
+    } else {
+      dv.max_concurrent_requests = *cap;
+    }
+  }
   if (auto capture = reader.get_bool("dynamics.capture", Requirement::optional)) dv.capture = *capture;
   read_duration(reader, "dynamics.poll_interval", {milliseconds(500), std::chrono::minutes(10)}, dv.poll_interval);
   target = std::move(dv);

@@ -94,6 +94,9 @@ struct DynamicsSection {
   std::optional<std::filesystem::path> client_secret_file;
   std::optional<std::filesystem::path> ca_bundle;
   std::int64_t batch_size = 100;
+  // Requests in flight at once from this process (capture, sharing sweep and apply share them).
+  // Dataverse allows 52 per user across every client of that user: replicas x this must stay under it.
+  std::int64_t max_concurrent_requests = 8;
   bool capture = true;
   std::chrono::milliseconds poll_interval{std::chrono::seconds(5)};
 };

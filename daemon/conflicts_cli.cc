@@ -8,6 +8,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/commands.h"
+#include "daemon/conflict_resolve_cli.h"
 #include "daemon/json_text.h"
 #include "daemon/operator_cli.h"
 #include "state/sql_time.h"
@@ -134,6 +135,7 @@ void register_show(CLI::App& group, CommonOptions& options, std::vector<Conflict
 void register_conflict_commands(CLI::App& group, CommonOptions& options, std::vector<ConflictCommand>& commands) {
   register_list(group, options, commands);
   register_show(group, options, commands);
+  register_conflict_resolve(group, options, commands);
 }
 
 ConflictsCli::ConflictsCli(CLI::App& app, CommonOptions& options) : options_(options) {

@@ -57,7 +57,8 @@ void DynamicsService::start() {
   const DynamicsSection& section = *parts_->config.dynamics;
   if (!section.capture) return;
   dv::DataverseSettings settings = dataverse_settings_from(section);
-  parts_->transport = connectors::http::make_curl_transport({section.ca_bundle, std::chrono::seconds(10), 8}, parts_->logger);
+  parts_->transport = connectors::http::make_curl_transport(
+      {section.ca_bundle, std::chrono::seconds(10), static_cast<int>(section.max_concurrent_requests)}, parts_->logger);
   parts_->http = std::make_unique<connectors::http::RetryingHttpClient>(
       *parts_->transport, mapping::RetryPolicy{}, mapping::make_uniform_random(), connectors::http::real_sleeper(),
       parts_->logger);

@@ -86,6 +86,7 @@ std::string_view to_string(Actor::Kind kind) {
     case Actor::Kind::partner_user: return "partner_user";
     case Actor::Kind::internal_user: return "internal_user";
     case Actor::Kind::integration: return "integration";
+    case Actor::Kind::operator_user: return "operator";
   }
   return "integration";
 }
@@ -179,6 +180,10 @@ std::string to_json(const CanonicalEvent& event) {
   if (event.snapshot) {
     write_string(out, "snapshot");
     out.Bool(true);
+  }
+  if (event.resolves_conflict) {
+    write_string(out, "resolves_conflict");
+    out.Int64(*event.resolves_conflict);
   }
   out.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());

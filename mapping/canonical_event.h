@@ -11,7 +11,8 @@ namespace crmsync::mapping {
 
 // Who made a change (DESIGN §2 "actor").
 struct Actor {
-  enum class Kind { partner_user, internal_user, integration };
+  // operator_user: a person running an operator command (`crmsync conflicts resolve`), by name.
+  enum class Kind { partner_user, internal_user, integration, operator_user };
   Kind kind = Kind::integration;
   std::string id;
   std::string partner_org;  // for partner users, when known
@@ -99,6 +100,9 @@ struct CanonicalEvent {
   // of mapping/sharing_rules.h), so that the engine writes what is missing there too.
   std::string observed_side_sharing;
   bool snapshot = false;        // read by an initial or recovery snapshot, not a live change
+  // An operator's decision of a manual conflict (`crmsync conflicts resolve`): the id of the
+  // conflict; the event's fields hold the decided value, which every side is to hold.
+  std::optional<std::int64_t> resolves_conflict;
 };
 
 // A field value as JSON text: strings quoted and escaped, numbers as their exact decimal text (a

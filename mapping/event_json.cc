@@ -58,8 +58,10 @@ Result<Actor> parse_actor(const Value& root) {
     actor.kind = Actor::Kind::internal_user;
   } else if (kind == "integration") {
     actor.kind = Actor::Kind::integration;
+  } else if (kind == "operator") {
+    actor.kind = Actor::Kind::operator_user;
   } else {
-    return malformed("actor.kind must be partner_user, internal_user or integration");
+    return malformed("actor.kind must be partner_user, internal_user, integration or operator");
   }
   actor.id = string_member(value, "id").value_or("");
   actor.partner_org = string_member(value, "partner_org").value_or("");
@@ -255,6 +257,14 @@ Result<CanonicalEvent> parse_event(std::string_view json) {
   if (auto snapshot = typed.FindMember("snapshot");
       snapshot != typed.MemberEnd() && snapshot->value.IsBool()) {
     event.snapshot = snapshot->value.GetBool();
+  }
+  if (auto resolves = typed.FindMember("resolves_conflict");
+      resolves != typed.MemberEnd() && !resolves->value.IsNull()) {
+    if (!resolves->value.IsInt64() || resolves->value.GetInt64() <= 0) {
+      return malformed("resolves_conflict must be a positive integer (a conflict id)");
+    }
+    if (event.actor.kind != Actor::Kind::operator_user) return malformed("resolves_conflict needs an operator actor");
+    event.resolves_conflict = resolves->value.GetInt64();
   }
   return event;
 }

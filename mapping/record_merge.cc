@@ -64,6 +64,17 @@ MergeResult merge_record(const MergeInput& input) {
   for (const FieldMapping& field : input.mapping->fields) {
     const FieldValue* incoming = value_on(input.incoming, field.name);
     if (incoming == nullptr) continue;
+    if (input.operator_decided.count(field.name) != 0) {
+      result.agreed[field.name] = *incoming;
+      const FieldValue* base = value_on(input.base, field.name);
+      if (base == nullptr || *base != *incoming) result.changed.push_back(field.name);
+      for (const auto& [side, copy] : input.held) {
+        if (!field.on(side)) continue;
+        const FieldValue* theirs = value_on(copy.values, field.name);
+        if (theirs == nullptr || *theirs != *incoming) result.writes[side][field.name] = *incoming;
+      }
+      continue;
+    }
     if (input.open_conflicts.count(field.name) != 0) {
       result.held_open.push_back(field.name);
       continue;

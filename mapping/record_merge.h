@@ -27,6 +27,10 @@ struct MergeInput {
   std::vector<Side> targets;             // the other configured sides
   std::map<Side, SideCopy> held;         // targets that already hold the record, as read now
   std::set<std::string> open_conflicts;  // fields with a manual conflict waiting for an operator
+  // Fields an operator decided (`crmsync conflicts resolve`): the incoming value is taken as it is,
+  // without comparing with the base or the other sides, and written to every side that holds
+  // something else — the source too, when `held` has its copy.
+  std::set<std::string> operator_decided;
 };
 
 // A field changed on two sides to different values since the base.

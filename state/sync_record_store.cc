@@ -196,6 +196,15 @@ mapping::Status SyncRecordStore::queue_conflict(const ConflictRecord& conflict) 
        mapping::fields_to_json(conflict.side_values), conflict.event_id}));
 }
 
+mapping::Result<bool> SyncRecordStore::resolve_conflict(std::int64_t id, const std::string& resolution) {
+  auto rows = execute_(fmt::format("UPDATE {}.conflicts SET status = 'resolved', resolved_at = now(), resolution = $2 "
+                                   "WHERE id = $1::bigint AND status = 'open' RETURNING id",
+                                   schema_),
+                       {std::to_string(id), resolution});
+  if (!rows) return rows.error();
+  return !rows.value().empty();
+}
+
 mapping::Status SyncRecordStore::park(const std::string& event_id, mapping::ObjectKind object,
                                       const std::string& waiting_for, const std::string& reason,
                                       const std::string& event_json) {

@@ -71,6 +71,9 @@ class SyncRecordStore {
   mapping::Result<std::map<std::string, std::set<std::string>>> open_conflicts(mapping::ObjectKind object,
                                                                                const std::vector<std::string>& record_ids);
   mapping::Status queue_conflict(const ConflictRecord& conflict);
+  // Marks conflict `id` resolved with `resolution` (JSON text: who decided what). False when it was
+  // not open (resolved already, or no such conflict).
+  mapping::Result<bool> resolve_conflict(std::int64_t id, const std::string& resolution);
 
   // Parks an event until `waiting_for` resolves. An event parked already (re-applied from the
   // parked events and still waiting) gets the new waiting_for and reason.

@@ -136,62 +136,97 @@ mapping::Status KafkaTopicReader::read_all(const std::string& topic, millisecond
   auto deadline = Clock::now() + timeout;
   auto marks = watermarks(topic, timeout);
   if (!marks) return marks.error();
-  std::map<int, long long> end;  // partition -> high watermark still to reach
-  std::vector<RdKafka::TopicPartition*> assignment;
+  std::map<int, long long> first, last;
   for (const auto& partition : marks.value()) {
-    if (partition.high <= partition.low) continue;
-    end[partition.partition] = partition.high;
-    assignment.push_back(RdKafka::TopicPartition::create(topic, partition.partition, partition.low));
+    first[partition.partition] = partition.low;
+    last[partition.partition] = partition.high;
   }
-  if (end.empty()) return mapping::ok_status();
-  RdKafka::ErrorCode code = impl_->consumer->assign(assignment);
-  destroy_partitions(assignment);
-  if (code != RdKafka::ERR_NO_ERROR) return kafka_error(code, "assign kafka partitions of " + topic);
-  // Records arrive interleaved across partitions; hand them over partition by partition.
-  std::map<int, std::vector<TopicRecord>> read;
-  while (!end.empty()) {
-    if (Clock::now() >= deadline) {
-      (void)impl_->consumer->unassign();
-      return mapping::SyncError{mapping::ErrorClass::transient,
-                                fmt::format("reading kafka topic {} did not finish within {} ms; {} partition(s) "
-                                            "not read to the end (is the cluster slow or unreachable?)",
-                                            topic, timeout.count(), end.size())};
-    }
-    std::unique_ptr<RdKafka::Message> message(impl_->consumer->consume(std::min(200, left_ms(deadline))));
-    switch (message->err()) {
-      case RdKafka::ERR_NO_ERROR: {
-        auto waiting = end.find(message->partition());
-        if (waiting == end.end()) break;
-        if (message->offset() < waiting->second) {
-          TopicRecord record;
-          record.partition = message->partition();
-          record.offset = message->offset();
-          auto stamp = message->timestamp();
-          if (stamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) record.timestamp_ms = stamp.timestamp;
-          if (message->key() != nullptr) record.key = *message->key();
-          if (message->payload() != nullptr) {
-            record.value.assign(static_cast<const char*>(message->payload()), message->len());
-          }
-          read[record.partition].push_back(std::move(record));
-        }
-        if (message->offset() + 1 >= waiting->second) end.erase(waiting);
-        break;
-      }
-      case RdKafka::ERR__PARTITION_EOF:
-        end.erase(message->partition());
-        break;
-      case RdKafka::ERR__TIMED_OUT:
-        break;
-      default:
+  return read_range(topic, first, last, milliseconds(left_ms(deadline)), on_record);
+}
+
+mapping::Status KafkaTopicReader::read_range(const std::string& topic, const std::map<int, long long>& first,
+                                             const std::map<int, long long>& last, milliseconds timeout,
+                                             const std::function<void(TopicRecord)>& on_record) {
+  auto deadline = Clock::now() + timeout;
+  for (const auto& [partition, from] : first) {
+    auto until = last.find(partition);
+    if (until == last.end() || until->second <= from) continue;
+    std::vector<RdKafka::TopicPartition*> assignment = {RdKafka::TopicPartition::create(topic, partition, from)};
+    RdKafka::ErrorCode code = impl_->consumer->assign(assignment);
+    destroy_partitions(assignment);
+    if (code != RdKafka::ERR_NO_ERROR) return kafka_error(code, fmt::format("assign kafka partition {}[{}]", topic, partition));
+    bool done = false;
+    while (!done) {
+      if (Clock::now() >= deadline) {
         (void)impl_->consumer->unassign();
-        return kafka_error(message->err(), "read kafka topic " + topic);
+        return mapping::SyncError{mapping::ErrorClass::transient,
+                                  fmt::format("reading kafka topic {} did not finish within {} ms (partition {} not "
+                                              "read to offset {}); is the cluster slow or unreachable?",
+                                              topic, timeout.count(), partition, until->second)};
+      }
+      std::unique_ptr<RdKafka::Message> message(impl_->consumer->consume(std::min(200, left_ms(deadline))));
+      switch (message->err()) {
+        case RdKafka::ERR_NO_ERROR: {
+          if (message->offset() < until->second) {
+            TopicRecord record;
+            record.partition = message->partition();
+            record.offset = message->offset();
+            auto stamp = message->timestamp();
+            if (stamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) record.timestamp_ms = stamp.timestamp;
+            if (message->key() != nullptr) record.key = *message->key();
+            if (message->payload() != nullptr) {
+              record.value.assign(static_cast<const char*>(message->payload()), message->len());
+            }
+            on_record(std::move(record));
+          }
+          done = message->offset() + 1 >= until->second;
+          break;
+        }
+        case RdKafka::ERR__PARTITION_EOF:
+          done = true;
+          break;
+        case RdKafka::ERR__TIMED_OUT:
+          break;
+        default:
+          (void)impl_->consumer->unassign();
+          return kafka_error(message->err(), "read kafka topic " + topic);
+      }
     }
-  }
-  (void)impl_->consumer->unassign();
-  for (auto& [partition, records] : read) {
-    for (auto& record : records) on_record(std::move(record));
+    (void)impl_->consumer->unassign();
   }
   return mapping::ok_status();
+}
+
+mapping::Result<std::map<int, long long>> KafkaTopicReader::offsets_for_time(const std::string& topic,
+                                                                            const std::vector<int>& partitions,
+                                                                            long long time_ms, milliseconds timeout) {
+  std::map<int, long long> out;
+  if (partitions.empty()) return out;
+  std::vector<RdKafka::TopicPartition*> list;
+  for (int partition : partitions) list.push_back(RdKafka::TopicPartition::create(topic, partition, time_ms));
+  RdKafka::ErrorCode code = impl_->consumer->offsetsForTimes(list, static_cast<int>(timeout.count()));
+  if (code != RdKafka::ERR_NO_ERROR) {
+    destroy_partitions(list);
+    return kafka_error(code, fmt::format("kafka offsets of {} at time {}", topic, time_ms));
+  }
+  std::optional<mapping::SyncError> failure;
+  for (const RdKafka::TopicPartition* partition : list) {
+    if (partition->err() != RdKafka::ERR_NO_ERROR && !failure) {
+      failure = kafka_error(partition->err(), fmt::format("kafka offset of {}[{}] at time {}", topic,
+                                                          partition->partition(), time_ms));
+    }
+    out[partition->partition()] = partition->offset();
+  }
+  destroy_partitions(list);
+  if (failure) return *failure;
+  // -1 (no record at or after the time): start at the end.
+  auto marks = watermarks(topic, timeout);
+  if (!marks) return marks.error();
+  for (const auto& mark : marks.value()) {
+    auto found = out.find(mark.partition);
+    if (found != out.end() && found->second < 0) found->second = mark.high;
+  }
+  return out;
 }
 
 mapping::Result<std::optional<TopicRecord>> KafkaTopicReader::read_one(const std::string& topic, int partition,

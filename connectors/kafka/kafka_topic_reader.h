@@ -57,10 +57,22 @@ class KafkaTopicReader {
                                                               std::chrono::milliseconds timeout);
 
   // Streams every record of `topic` that exists now (from each partition's low watermark to the
-  // high watermark read at the start) to `on_record`, partition by partition in offset order.
-  // `timeout` bounds the whole read.
+  // high watermark read at the start) to `on_record`, partition by partition in offset order,
+  // without holding them. `timeout` bounds the whole read.
   mapping::Status read_all(const std::string& topic, std::chrono::milliseconds timeout,
                            const std::function<void(TopicRecord)>& on_record);
+
+  // Streams the records of `topic` in [first[p], last[p]) per partition p to `on_record`, one
+  // partition after the other in offset order, without holding them (for replays of a whole
+  // topic). A partition absent from `first` is not read. `timeout` bounds the whole read.
+  mapping::Status read_range(const std::string& topic, const std::map<int, long long>& first,
+                             const std::map<int, long long>& last, std::chrono::milliseconds timeout,
+                             const std::function<void(TopicRecord)>& on_record);
+
+  // Per partition: the offset of the first record whose timestamp is at or after `time_ms`
+  // (milliseconds since the epoch), or the high watermark when there is none.
+  mapping::Result<std::map<int, long long>> offsets_for_time(const std::string& topic, const std::vector<int>& partitions,
+                                                            long long time_ms, std::chrono::milliseconds timeout);
 
   // The record at `partition`/`offset`, or nothing when the topic no longer (or never) had it.
   mapping::Result<std::optional<TopicRecord>> read_one(const std::string& topic, int partition, long long offset,

@@ -359,6 +359,19 @@ HttpResponse DataverseApi::openid_configuration(const HttpRequest& request,
   return response;
 }
 
+std::optional<HttpResponse> DataverseApi::refuse_concurrent(const HttpRequest& request, int in_flight) const {
+  // Service protection's third limit: requests being served at once for the user (every caller of
+  // the emulator is one application user). Unlike the other two it fails at once, without
+  // overshoot (crm-apis.md B.9). The token endpoint is Entra ID's, not Dataverse's.
+  if (settings_.concurrent_requests <= 0 || in_flight <= settings_.concurrent_requests) return std::nullopt;
+  if (request.path().find("/api/data/") == std::string::npos) return std::nullopt;
+  HttpResponse response = dataverse_error(
+      429, "0x80072326",
+      fmt::format("Number of concurrent requests exceeded the limit of {}.", settings_.concurrent_requests));
+  response.set_header("Retry-After", "1");
+  return response;
+}
+
 std::optional<HttpResponse> DataverseApi::throttle() {
   EpochMs now = clock_.now();
   while (!window_.empty() && window_.front() <= now - kWindowMs) window_.pop_front();

@@ -52,6 +52,7 @@ class DataverseApi : public EmulatedApi {
 
   HttpResponse handle(const HttpRequest& request) override;
   std::string endpoint_name(const HttpRequest& request) const override;
+  std::optional<HttpResponse> refuse_concurrent(const HttpRequest& request, int in_flight) const override;
   HttpResponse fault_response(int status, const std::string& code, const std::string& message,
                               int retry_after_seconds) const override;
   void reset() override;

@@ -18,6 +18,7 @@ struct EmulatorSettings {
   int page_size = 0;                        // 0: the API's own default (2000 / 5000)
   std::int64_t daily_api_limit = 15000;     // Salesforce DailyApiRequests
   std::int64_t requests_per_window = 6000;  // Dataverse service protection, per 300 s
+  int concurrent_requests = 52;             // Dataverse service protection; 0: unlimited
   std::chrono::seconds token_ttl{0};        // 0: the API's default (7200 s / 3599 s)
   bool rotate_refresh_tokens = false;       // Salesforce refresh-token rotation
   std::string jwt_public_key_pem;           // Salesforce JWT bearer flow; empty: flow refused
@@ -34,6 +35,13 @@ class EmulatedApi {
   virtual HttpResponse handle(const HttpRequest& request) = 0;
   // The route name a request counts under in the call statistics, e.g. "GET sobjects/{id}".
   virtual std::string endpoint_name(const HttpRequest& request) const = 0;
+  // The API's own answer to a request that arrives while `in_flight` requests (itself included)
+  // are being served, when that is over its concurrency limit; nothing otherwise.
+  virtual std::optional<HttpResponse> refuse_concurrent(const HttpRequest& request, int in_flight) const {
+    (void)request;
+    (void)in_flight;
+    return std::nullopt;
+  }
   // The API's own error answer for an injected status.
   virtual HttpResponse fault_response(int status, const std::string& code,
                                       const std::string& message,

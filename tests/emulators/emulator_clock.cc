@@ -70,22 +70,42 @@ static EpochMs system_now() {
 }
 
 EpochMs EmulatorClock::now() const {
-  return frozen_ ? frozen_at_.load() : system_now() + offset_ms_.load();
+  std::lock_guard lock(mutex_);
+  EpochMs real = system_now();
+  if (rate_ == 1.0) return real + offset_ms_;
+  return anchor_ms_ + static_cast<EpochMs>(static_cast<double>(real - anchor_real_ms_) * rate_);
 }
 
-void EmulatorClock::set(EpochMs now) {
-  frozen_at_ = now;
-  frozen_ = true;
+void EmulatorClock::set(EpochMs now) { set_slowed(now, 0.0); }
+
+void EmulatorClock::set_slowed(EpochMs now, double rate) {
+  std::lock_guard lock(mutex_);
+  anchor_ms_ = now;
+  anchor_real_ms_ = system_now();
+  rate_ = rate;
 }
 
 void EmulatorClock::advance(std::int64_t ms) {
+  std::lock_guard lock(mutex_);
   offset_ms_ += ms;
-  frozen_at_ += ms;
+  anchor_ms_ += ms;
 }
 
 void EmulatorClock::resume() {
-  offset_ms_ = frozen_at_ - system_now();
-  frozen_ = false;
+  EpochMs here = now();
+  std::lock_guard lock(mutex_);
+  offset_ms_ = here - system_now();
+  rate_ = 1.0;
+}
+
+bool EmulatorClock::frozen() const {
+  std::lock_guard lock(mutex_);
+  return rate_ == 0.0;
+}
+
+double EmulatorClock::rate() const {
+  std::lock_guard lock(mutex_);
+  return rate_;
 }
 
 std::string format_salesforce_datetime(EpochMs ms) {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <atomic>
+#include <mutex>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,20 +12,26 @@ namespace crmsync::emulators {
 using EpochMs = std::int64_t;
 
 // The emulator's notion of now: the system clock plus an offset, until the admin API sets it,
-// which also freezes it (tests get exact timestamps); advance() moves it either way, resume()
-// lets a frozen clock run on from where it stands. Shared by all threads.
+// which also freezes it (tests get exact timestamps) or, with a rate, lets it run slower than real
+// time from there (every change still gets its own, later millisecond, but many land in one
+// second: the poll-boundary case); advance() moves it either way, resume() lets it run on at real
+// speed from where it stands. Shared by all threads.
 class EmulatorClock {
  public:
   EpochMs now() const;
-  void set(EpochMs now);  // and freeze
+  void set(EpochMs now);                 // and freeze
+  void set_slowed(EpochMs now, double rate);  // 0 < rate < 1: emulated ms per real ms
   void advance(std::int64_t ms);
   void resume();
-  bool frozen() const { return frozen_.load(); }
+  bool frozen() const;
+  double rate() const;  // 1 running, 0 frozen, else slowed
 
  private:
-  std::atomic<std::int64_t> offset_ms_{0};
-  std::atomic<bool> frozen_{false};
-  std::atomic<std::int64_t> frozen_at_{0};
+  mutable std::mutex mutex_;
+  std::int64_t offset_ms_ = 0;      // running: now = system + offset
+  double rate_ = 1.0;               // 1 running, 0 frozen, else slowed
+  std::int64_t anchor_ms_ = 0;      // frozen / slowed: the emulated time at anchor_real_ms_
+  std::int64_t anchor_real_ms_ = 0;
 };
 
 // 2024-01-02T03:04:05.000+0000 (Salesforce).

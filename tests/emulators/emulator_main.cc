@@ -32,6 +32,7 @@ constexpr const char* kUsage = R"(usage: crm-emulator --api salesforce|dynamics 
   --page-size N             cap query pages at N rows (default: the API's own 2000 / 5000)
   --daily-api-limit N       Salesforce DailyApiRequests (default 15000)
   --requests-per-window N   Dataverse service protection requests per 300 s (default 6000)
+  --concurrent-requests N   Dataverse service protection concurrent requests (default 52; 0: no limit)
   --client-id ID            accepted client id (default crmsync-emulator-client)
   --client-secret SECRET    accepted client secret (default crmsync-emulator-secret)
   --user-password PASSWORD  Salesforce password grant password (default crmsync-emulator-password)
@@ -94,6 +95,8 @@ int run(int argc, char** argv) {
       settings.daily_api_limit = parse_number(flag, value());
     else if (flag == "--requests-per-window")
       settings.requests_per_window = parse_number(flag, value());
+    else if (flag == "--concurrent-requests")
+      settings.concurrent_requests = static_cast<int>(parse_number(flag, value()));
     else if (flag == "--client-id")
       settings.client_id = value();
     else if (flag == "--client-secret")

@@ -74,8 +74,18 @@ HttpResponse EmulatorService::handle(const HttpRequest& request) {
     return admin(request, std::string_view(path).substr(kAdminPrefix.size()));
 
   stats_.count_request(api_.endpoint_name(request));
+  int in_flight = stats_.begin_request();
+  std::shared_ptr<void> served(nullptr, [this](void*) { stats_.end_request(); });
+  if (auto refused = api_.refuse_concurrent(request, in_flight)) {
+    stats_.count_concurrency_refusal();
+    return *refused;  // `served` ends here: a refused request is not being served
+  }
   auto fault = faults_.match(request.method, path);
-  if (!fault) return api_.handle(request);
+  if (!fault) {
+    HttpResponse response = api_.handle(request);
+    response.held_until_sent = std::move(served);
+    return response;
+  }
   if (fault->expire_tokens) api_.expire_tokens();
   HttpResponse response;
   if (fault->drop_connection) {
@@ -87,6 +97,7 @@ HttpResponse EmulatorService::handle(const HttpRequest& request) {
     response = api_.handle(request);
   }
   response.delay += fault->latency;
+  response.held_until_sent = std::move(served);
   return response;
 }
 
@@ -137,6 +148,10 @@ HttpResponse EmulatorService::admin(const HttpRequest& request, std::string_view
       writer.Int64(count);
     }
     writer.EndObject();
+    writer.Key("peak_concurrent_requests");
+    writer.Int(stats_.peak_concurrent_requests());
+    writer.Key("concurrency_refusals");
+    writer.Int64(stats_.concurrency_refusals());
     writer.Key("records_per_write");
     writer.StartObject();
     for (const auto& [size, count] : stats_.write_sizes()) {
@@ -157,7 +172,14 @@ HttpResponse EmulatorService::admin(const HttpRequest& request, std::string_view
       if (!now.empty()) {
         auto ms = parse_iso_datetime(now);
         if (!ms) return admin_error(400, "clock: now: not an ISO 8601 date-time: " + now);
-        clock_.set(*ms);
+        if (doc->HasMember("rate")) {
+          const auto& rate = (*doc)["rate"];
+          if (!rate.IsNumber() || rate.GetDouble() <= 0 || rate.GetDouble() >= 1)
+            return admin_error(400, "clock: rate: expected a number between 0 and 1 (emulated per real millisecond)");
+          clock_.set_slowed(*ms, rate.GetDouble());
+        } else {
+          clock_.set(*ms);
+        }
       } else if (doc->HasMember("advance_seconds") && (*doc)["advance_seconds"].IsNumber()) {
         clock_.advance(static_cast<std::int64_t>((*doc)["advance_seconds"].GetDouble() * 1000));
       } else if (bool_member(*doc, "resume", false)) {
@@ -170,8 +192,8 @@ HttpResponse EmulatorService::admin(const HttpRequest& request, std::string_view
       return admin_error(405, "clock: GET or POST");
     }
     EpochMs now = clock_.now();
-    return json_answer(200, fmt::format(R"({{"now":"{}","epoch_ms":{},"frozen":{}}})",
-                                        format_iso_seconds(now), now, clock_.frozen()));
+    return json_answer(200, fmt::format(R"({{"now":"{}","epoch_ms":{},"frozen":{},"rate":{}}})",
+                                        format_iso_seconds(now), now, clock_.frozen(), clock_.rate()));
   }
   if (rest == "tokens/expire" && method == "POST") {
     api_.expire_tokens();

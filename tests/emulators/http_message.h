@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,9 @@ struct HttpResponse {
   std::string body;
   std::chrono::milliseconds delay{0};
   bool drop_connection = false;
+  // Released once the answer is written (or the connection dropped): what counts the request as
+  // being served until then (the service-protection concurrency count).
+  std::shared_ptr<void> held_until_sent;
 
   void set_header(std::string_view name, std::string value);
   std::string header(std::string_view name) const;

@@ -123,6 +123,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void write_answer() {
     if (answer_.drop_connection) {
+      answer_.held_until_sent.reset();
       beast::error_code ignored;
       beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
       beast::get_lowest_layer(stream_).socket().close(ignored);
@@ -143,6 +144,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     http::async_write(stream_, *response_,
                       [self = this->shared_from_this()](beast::error_code error, std::size_t) {
+                        self->answer_.held_until_sent.reset();
                         if (error || !self->keep_alive_) {
                           self->close();
                           return;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <map>
 #include <thread>
 
@@ -52,6 +53,9 @@ class MapSecrets : public mapping::SecretProvider {
 // faults injected through its admin API.
 class DataverseApplyTest : public ::testing::Test {
  protected:
+  DataverseApplyTest() = default;
+  explicit DataverseApplyTest(const std::vector<std::string>& emulator_args) : emulator{"dynamics", emulator_args} {}
+
   void SetUp() override {
     secrets.values["dynamics.client_secret"] = kSecret;
     admin(
@@ -397,6 +401,59 @@ TEST_F(DataverseApplyTest, DroppedConnectionsAndServerErrorsStillLandEveryWriteO
   for (const auto& result : results.value())
     EXPECT_FALSE(result.error.has_value()) << result.error->message;
   EXPECT_EQ(rows("accounts").size(), 30u);
+}
+
+// Service protection's concurrency limit (52 per user in Dataverse; 3 here): every request that
+// waits in the emulator (injected latency) counts until its answer is written.
+class DataverseConcurrencyTest : public DataverseApplyTest {
+ protected:
+  DataverseConcurrencyTest() : DataverseApplyTest({"--concurrent-requests", "3"}) {}
+
+  // `threads` callers, two reads each, through a client whose transport allows `cap` in flight.
+  // Returns the number of reads that failed.
+  int read_concurrently(int cap, int threads) {
+    auto capped = http::make_curl_transport(http::HttpTransportSettings{emulator.ca_file(), seconds(5), cap},
+                                            logging.logger("http"));
+    http::RetryingHttpClient capped_http{*capped, mapping::RetryPolicy{milliseconds(50), milliseconds(500), 2.0, 0.2},
+                                         mapping::make_uniform_random(), http::real_sleeper(), logging.logger("http")};
+    DataverseTokenClient capped_tokens{settings, capped_http, secrets, logging.logger("dynamics")};
+    DataverseClient capped_client{settings, capped_http, capped_tokens};
+    // The token first, alone, so that only Web API reads overlap.
+    EXPECT_TRUE(capped_client.send({"GET", "WhoAmI", {}, "", "GET WhoAmI"}, in(seconds(10))).ok());
+    std::atomic<int> failed{0};
+    std::vector<std::thread> callers;
+    for (int t = 0; t < threads; ++t) {
+      callers.emplace_back([&] {
+        for (int i = 0; i < 2; ++i) {
+          auto answer = capped_client.send({"GET", "accounts?$select=name&$top=1", {}, "", "GET accounts"}, in(seconds(60)));
+          if (!answer || answer.value().status != 200) ++failed;
+        }
+      });
+    }
+    for (auto& caller : callers) caller.join();
+    return failed.load();
+  }
+
+  int stat(const std::string& name) {
+    rapidjson::Document doc;
+    std::string body = admin("GET", "/_emulator/stats").body;
+    doc.Parse(body.c_str());
+    return doc[name.c_str()].GetInt();
+  }
+};
+
+TEST_F(DataverseConcurrencyTest, ACapWithinTheLimitIsNeverRefusedAndOneAboveItIsWaitedOut) {
+  admin("POST", "/_emulator/faults", R"({"method":"GET","path":"/api/data/*/accounts","latency_ms":300})");
+
+  admin("DELETE", "/_emulator/stats");
+  EXPECT_EQ(read_concurrently(3, 10), 0);
+  EXPECT_EQ(stat("concurrency_refusals"), 0) << "a transport capped at the limit stays under it";
+  EXPECT_LE(stat("peak_concurrent_requests"), 3);
+  EXPECT_EQ(stat("peak_concurrent_requests"), 3) << "the cap was used, not just respected";
+
+  admin("DELETE", "/_emulator/stats");
+  EXPECT_EQ(read_concurrently(8, 10), 0) << "refused requests are retried after Retry-After, none lost";
+  EXPECT_GT(stat("concurrency_refusals"), 0) << "over the limit, Dataverse refuses at once with 429 0x80072326";
 }
 
 }  // namespace

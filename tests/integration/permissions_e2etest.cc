@@ -389,5 +389,78 @@ TEST_F(Permissions, ADeactivatedPartnerLosesItsAccessOnEveryCrm) {
   EXPECT_GE(journal_count("sharing"), 3);
 }
 
+// Salesforce changes of a record and of its shares, all stamped within one second — the capture
+// cursor's own — across several capture polls and sharing sweeps: each reaches
+// the PRM once, in the order made, none lost (the classic failure of timestamp-cursor pollers).
+TEST_F(Permissions, RecordAndShareChangesInTheCursorsOwnSecondArriveOnceAndInOrder) {
+  ASSERT_NO_FATAL_FAILURE(start(config()));
+  std::string account = insert_owned_account("same second", org_a, user_a);
+  ASSERT_TRUE(eventually([&] { return !side_id(Side::salesforce, ObjectKind::account, account).empty(); }))
+      << crmsync->output();
+  std::string sf_account = side_id(Side::salesforce, ObjectKind::account, account);
+
+  auto sf_admin = [&](const std::string& method, const std::string& path, const std::string& body) {
+    auto answer = sf_transport->send({method, salesforce_emulator->base_url() + path,
+                                      {{"Content-Type", "application/json"}}, body, "admin"},
+                                     Clock::now() + seconds(10));
+    if (!answer || answer.value().status >= 300) throw std::runtime_error(path + " failed");
+    return answer.value().body;
+  };
+  std::string clock = sf_admin("GET", "/_emulator/clock", "");
+  auto at = clock.find("\"now\":\"");
+  ASSERT_NE(at, std::string::npos) << clock;
+  std::string now = clock.substr(at + 7, clock.find('"', at + 7) - at - 7);
+  // From here on Salesforce's clock runs at 1/200 of real time: the changes below all fall in the
+  // capture cursor's own second, each with its own later SystemModstamp millisecond.
+  sf_admin("POST", "/_emulator/clock", fmt::format(R"({{"now":"{}","rate":0.005}})", now));
+
+  auto rename = [&](const std::string& suffix) {
+    auto renamed = sf_client->request("PATCH", "sobjects/Account/" + sf_account,
+                                      fmt::format(R"({{"Name":"{} {}"}})", name, suffix), "rename",
+                                      Clock::now() + seconds(30), true);
+    ASSERT_TRUE(renamed.ok()) << renamed.error().message;
+  };
+  auto prm_name = [&] { return scalar("SELECT name FROM prm.accounts WHERE id = $1", {account}); };
+  auto share_b = [&](bool grant) {
+    auto written = salesforce->write_shares({{ObjectKind::account, sf_account, sf_group_b, grant, ShareGrant::Access::read}});
+    ASSERT_TRUE(written.ok() && written.value()[0].ok());
+  };
+  const auto poll_passes = milliseconds(1200);  // the capture polls every 500 ms
+
+  ASSERT_NO_FATAL_FAILURE(rename("v1"));
+  std::this_thread::sleep_for(poll_passes);
+  ASSERT_NO_FATAL_FAILURE(rename("v2"));
+  ASSERT_NO_FATAL_FAILURE(share_b(true));
+  ASSERT_TRUE(eventually([&] { return prm_name() == name + " v2" && prm_shared_with("account", account, org_b); }))
+      << prm_name() << " shared with B: " << prm_shared_with("account", account, org_b) << "\n" << crmsync->output();
+  std::this_thread::sleep_for(poll_passes + kSweepInterval);
+  ASSERT_NO_FATAL_FAILURE(share_b(false));
+  ASSERT_NO_FATAL_FAILURE(rename("v3"));
+  ASSERT_TRUE(eventually([&] { return prm_name() == name + " v3" && !prm_shared_with("account", account, org_b); },
+                         kRevocationBound))
+      << crmsync->output();
+  std::this_thread::sleep_for(poll_passes + kSweepInterval);  // time for a repeat to show up, if any
+  sf_admin("POST", "/_emulator/clock", R"({"resume":true})");
+
+  // Each name was applied from Salesforce exactly once, in order.
+  std::vector<std::string> seqs;
+  for (const char* version : {"v1", "v2", "v3"}) {
+    auto rows = state->execute("SELECT seq FROM " + name + ".journal WHERE kind = 'applied' AND source = 'salesforce' "
+                               "AND record_id = $1 AND detail LIKE $2",
+                               {account, fmt::format("%\"after\":\"{} {}\"%", name, version)});
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    ASSERT_EQ(rows.value().size(), 1u) << version << " applied " << rows.value().size() << " times";
+    seqs.push_back(rows.value()[0][0].value_or(""));
+  }
+  EXPECT_LT(std::stoll(seqs[0]), std::stoll(seqs[1]));
+  EXPECT_LT(std::stoll(seqs[1]), std::stoll(seqs[2]));
+  // B's grant arrived once and its revocation once.
+  EXPECT_EQ(state_scalar("SELECT count(*) FROM " + name + ".journal WHERE kind = 'sharing' AND source = 'salesforce' "
+                         "AND record_id = $1", {account}), "2")
+      << state_scalar("SELECT string_agg(seq || ' ' || source || ' ' || detail, E'\\n' ORDER BY seq) FROM " + name +
+                      ".journal WHERE record_id = $1", {account});
+  EXPECT_EQ(scalar("SELECT count(*) FROM prm.accounts WHERE name LIKE $1", {name + " v%"}), "1") << "no second record";
+}
+
 }  // namespace
 }  // namespace crmsync

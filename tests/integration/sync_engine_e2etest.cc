@@ -392,5 +392,50 @@ TEST_F(SyncEngine, PermanentlyFailingEventsAreDeadLetteredAndDoNotBlockTheirPart
   stop();
 }
 
+// A Dataverse user edits a record after the engine read it and before the engine's write lands:
+// the write carries the ETag it read (If-Match), Dataverse answers 412, and the engine reads and
+// merges again, so the edit is decided by the field's policy and journaled, never silently
+// overwritten. The engine's read of the record is held in the emulator (injected latency) so that
+// the edit falls inside that window.
+TEST_F(SyncEngine, ADataverseEditBetweenTheEnginesReadAndWriteIsAConflictNotAnOverwrite) {
+  ASSERT_NO_FATAL_FAILURE(start(write_config()));
+  std::string account = insert_account("etag");
+  ASSERT_TRUE(wait_for(Side::dynamics, ObjectKind::account, account, "website", "https://example.test")) << crmsync->output();
+
+  auto emulator_admin = [&](const std::string& method, const std::string& path, const std::string& body) {
+    auto answer = dv_transport->send({method, dynamics_emulator->base_url() + path, {{"Content-Type", "application/json"}},
+                                      body, "admin"},
+                                     std::chrono::steady_clock::now() + seconds(10));
+    ASSERT_TRUE(answer.ok() && answer.value().status < 300) << (answer ? answer.value().body : answer.error().message);
+  };
+  std::string dv_id = side_id(Side::dynamics, ObjectKind::account, account);
+  ASSERT_FALSE(dv_id.empty());
+  // Every read of accounts answers 4 s late, with what the table held when the request arrived.
+  emulator_admin("POST", "/_emulator/faults", R"({"method":"GET","path":"/api/data/*/accounts","latency_ms":4000})");
+  scalar("UPDATE prm.accounts SET website = 'https://prm-race.example', modified_by_kind = 'internal_user' "
+         "WHERE id = $1 RETURNING id",
+         {account});
+  std::this_thread::sleep_for(milliseconds(1500));  // the engine's read is in the emulator by now
+  mapping::CrmRecordWrite edit;  // a $batch by the record's id: no read on the way
+  edit.object = ObjectKind::account;
+  edit.prm_id = account;
+  edit.crm_id = dv_id;
+  edit.fields = {{"websiteurl", FieldValue::string_value("https://dv-race.example")}};
+  auto edited = dynamics->write({edit}, "test-user");
+  ASSERT_TRUE(edited.ok() && !edited.value()[0].error) << (edited ? edited.value()[0].error->message : edited.error().message);
+
+  // website is prm_wins: the PRM's value ends up everywhere, and the journal holds the conflict
+  // with Dataverse's value in it (an overwrite would leave no trace of it).
+  ASSERT_TRUE(eventually([&] {
+    return state_scalar("SELECT count(*) FROM " + name + ".journal WHERE kind = 'conflict_resolved' AND record_id = $1 "
+                        "AND policy = 'prm_wins' AND detail LIKE '%dv-race.example%'", {account}) == "1";
+  }, seconds(90))) << crmsync->output();
+  emulator_admin("DELETE", "/_emulator/faults", "");
+  EXPECT_TRUE(wait_for(Side::dynamics, ObjectKind::account, account, "website", "https://prm-race.example")) << crmsync->output();
+  EXPECT_TRUE(wait_for(Side::salesforce, ObjectKind::account, account, "website", "https://prm-race.example"));
+  EXPECT_TRUE(wait_for(Side::prm, ObjectKind::account, account, "website", "https://prm-race.example"));
+  stop();
+}
+
 }  // namespace
 }  // namespace crmsync

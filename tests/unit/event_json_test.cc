@@ -78,6 +78,7 @@ void expect_same_event(const CanonicalEvent& actual, const CanonicalEvent& expec
   EXPECT_EQ(actual.sharing.grants, expected.sharing.grants);
   EXPECT_EQ(actual.sharing.record_type, expected.sharing.record_type);
   EXPECT_EQ(actual.snapshot, expected.snapshot);
+  EXPECT_EQ(actual.resolves_conflict, expected.resolves_conflict);
 }
 
 // ---- round trip -------------------------------------------------------------------------------
@@ -122,6 +123,25 @@ TEST(EventJson, RoundTripOfEachSourceAndActorKind) {
     ASSERT_TRUE(parsed.ok()) << to_string(side) << ": " << parsed.error().message;
     expect_same_event(parsed.value(), event);
   }
+}
+
+TEST(EventJson, AnOperatorsConflictDecisionRoundTripsAndNeedsAnOperator) {
+  CanonicalEvent event = full_event();
+  event.actor = {Actor::Kind::operator_user, "alice", ""};
+  event.resolves_conflict = 42;
+  auto parsed = parse_event(to_json(event));
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed.value().actor.kind, Actor::Kind::operator_user);
+  EXPECT_EQ(parsed.value().actor.id, "alice");
+  EXPECT_EQ(parsed.value().resolves_conflict, std::optional<std::int64_t>(42));
+
+  event.actor.kind = Actor::Kind::internal_user;  // only an operator decides conflicts
+  auto refused = parse_event(to_json(event));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error().message, HasSubstr("resolves_conflict"));
+  std::string text = to_json(full_event());
+  text.insert(text.size() - 1, R"(,"resolves_conflict":"12")");
+  EXPECT_FALSE(parse_event(text).ok()) << "a conflict id is a positive integer";
 }
 
 TEST(EventJson, ReadsAnEventWithoutOptionalMembers) {

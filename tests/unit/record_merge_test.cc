@@ -75,6 +75,29 @@ TEST(RecordMerge, FieldChangedOnlyOnSourceIsAgreedAndWrittenToHeldTargetsThatDif
   EXPECT_EQ(result.writes.at(Side::salesforce), (CanonicalFields{{"name", text("New")}}));
 }
 
+TEST(RecordMerge, AnOperatorsDecisionIsWrittenToEverySideThatHoldsSomethingElseTheSourceToo) {
+  // A manual conflict on description (PRM "prm text", Salesforce "sf text"), decided for
+  // Salesforce's text; the decision travels as a PRM event, so the PRM's own copy is held too.
+  MergeInput input = deal_change(Side::prm);
+  input.base = {{"description", text("draft")}, {"amount", number("100.00")}};
+  input.incoming = {{"description", text("sf text")}};
+  input.operator_decided = {"description"};
+  input.open_conflicts = {"description"};
+  input.held[Side::prm] = {{{"description", text("prm text")}, {"amount", number("100.00")}}, kEarly};
+  input.held[Side::salesforce] = {{{"description", text("sf text")}, {"amount", number("100.00")}}, kLate};
+  input.held[Side::dynamics] = {{{"description", text("draft")}, {"amount", number("100.00")}}, kEarly};
+
+  MergeResult result = merge_record(input);
+
+  EXPECT_EQ(result.agreed, (CanonicalFields{{"description", text("sf text")}}));
+  EXPECT_THAT(result.changed, ElementsAre("description"));
+  EXPECT_THAT(result.conflicts, IsEmpty()) << "decided, not a new conflict";
+  EXPECT_THAT(result.held_open, IsEmpty()) << "the open conflict is what is being decided";
+  EXPECT_EQ(result.writes.at(Side::prm), (CanonicalFields{{"description", text("sf text")}}));
+  EXPECT_EQ(result.writes.at(Side::dynamics), (CanonicalFields{{"description", text("sf text")}}));
+  EXPECT_EQ(result.writes.count(Side::salesforce), 0u) << "Salesforce holds it already";
+}
+
 TEST(RecordMerge, FieldUnchangedSinceBaseProducesNothing) {
   MergeInput input = deal_change(Side::salesforce);
   input.base = {{"name", text("Same")}, {"amount", number("5.00")}, {"stage", text("proposal")}};
