@@ -2,8 +2,7 @@
 // `crmsync conflicts list|show`, `crmsync status`, with `crmsync run`, the PRM, Kafka and both
 // emulators (tests/integration/sync_engine_fixture.h).
 
-#include <rapidjson/document.h>
-
+#include "tests/integration/operator_cli_support.h"
 #include "tests/integration/sync_engine_fixture.h"
 
 namespace crmsync {
@@ -16,36 +15,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::ChildProcess;
-
-struct CliResult {
-  int code = -1;
-  std::string out;  // stdout only
-  std::string all;  // stdout and stderr
-};
-
-// Runs the built crmsync; stdout and stderr apart (stderr to a file next to the config).
-CliResult crmsync_cli(const std::vector<std::string>& args) {
-  std::string err_file = std::filesystem::temp_directory_path() / testing::unique_name("cli_err");
-  std::vector<std::string> sh_args{"-c", "exec \"$0\" \"$@\" 2>" + err_file, CRMSYNC_BINARY};
-  sh_args.insert(sh_args.end(), args.begin(), args.end());
-  ChildProcess process("/bin/sh", sh_args);
-  CliResult result;
-  result.code = process.wait_for_exit(seconds(90)).value_or(-1);
-  result.out = process.output();
-  std::ifstream err(err_file);
-  std::string err_text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
-  std::filesystem::remove(err_file);
-  result.all = result.out + err_text;
-  return result;
-}
-
-rapidjson::Document parse_json(const std::string& text) {
-  rapidjson::Document doc;
-  doc.Parse(text.c_str());
-  EXPECT_FALSE(doc.HasParseError()) << "not JSON: " << text;
-  return doc;
-}
+using testing::CliResult;
+using testing::crmsync_cli;
+using testing::parse_json;
 
 class Operators : public testing::SyncEngine {
  protected:

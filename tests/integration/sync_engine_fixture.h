@@ -47,9 +47,46 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
 
-constexpr const char* kClientSecret = "crmsync-emulator-secret";
-// base64 of 32 bytes: the journal's HMAC key for these tests.
+// A canary (DESIGN §5, issue #8): both emulators accept only this client secret, the daemon runs at
+// debug log level, and every test of this fixture checks that it — and the journal key — never
+// appears in the daemon's output, its /metrics or the journal, in any of the usual encodings.
+constexpr const char* kClientSecret = "canary-e2e+client/secret=4f1d&9 q";
+// base64 of 37 bytes: the journal's HMAC key for these tests (a canary too, as text and as bytes).
 constexpr const char* kJournalKey = "c3luYy1lbmdpbmUtZTJlLWpvdXJuYWwta2V5LTMyYnl0ZXMhIQ==";
+constexpr const char* kJournalKeyBytes = "sync-engine-e2e-journal-key-32bytes!!";
+
+inline std::string base64_of(std::string_view bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    unsigned n = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+// The forms a leaked secret would take in text: as it is, form/percent-encoded, JSON-escaped,
+// base64 (without padding, so that it is found inside longer base64 too).
+inline std::vector<std::string> leak_forms(const std::string& secret) {
+  std::string json_escaped;
+  for (char c : secret) json_escaped += c == '/' ? std::string("\\/") : std::string(1, c);
+  std::string base64 = base64_of(secret);
+  return {secret, connectors::http::percent_encode(secret), json_escaped, base64.substr(0, base64.size() / 4 * 4 - 4)};
+}
+
+// Fails the test if `text` (from `where`) holds a secret of this fixture in any of those forms.
+inline void expect_no_secrets_in(const std::string& where, const std::string& text) {
+  for (const std::string& secret : {std::string(kClientSecret), std::string(kJournalKey), std::string(kJournalKeyBytes)}) {
+    for (const auto& form : leak_forms(secret)) {
+      EXPECT_EQ(text.find(form), std::string::npos) << where << " holds a secret (as \"" << form << "\")";
+    }
+  }
+}
 
 // The whole sync: `crmsync run` with the PRM (real PostgreSQL, logical replication), Salesforce and
 // Dataverse (the emulators), Kafka and the engine, as one process. The test acts as the people
@@ -69,8 +106,11 @@ class SyncEngine : public ::testing::Test {
     prm = std::move(db).value();
     org = scalar("INSERT INTO prm.partner_orgs (name, tier) VALUES ($1, 'gold') RETURNING id", {name});
 
-    salesforce_emulator = std::make_unique<testing::CrmEmulator>("salesforce", salesforce_emulator_args);
-    dynamics_emulator = std::make_unique<testing::CrmEmulator>("dynamics");
+    std::vector<std::string> salesforce_args = salesforce_emulator_args;
+    salesforce_args.insert(salesforce_args.end(), {"--client-secret", kClientSecret});
+    salesforce_emulator = std::make_unique<testing::CrmEmulator>("salesforce", salesforce_args);
+    dynamics_emulator = std::make_unique<testing::CrmEmulator>(
+        "dynamics", std::vector<std::string>{"--client-secret", kClientSecret});
     state::StateDatabaseSettings state_settings;
     state_settings.url = testing::require_service_env("CRMSYNC_PG_URL");
     auto state_db = state::StateDatabase::connect(state_settings);
@@ -113,9 +153,14 @@ class SyncEngine : public ::testing::Test {
 
   void TearDown() override {
     if (crmsync) {
+      check_metrics_hold_no_secrets();
       crmsync->send_signal(SIGKILL);
       (void)crmsync->wait_for_exit(seconds(10));
+      expect_no_secrets_in("the daemon's output", crmsync->output());
     }
+    auto journal = state->execute("SELECT string_agg(concat_ws(' ', kind, actor, object, record_id, source, event_id, "
+                                  "policy, detail), E'\\n') FROM " + name + ".journal");
+    if (journal && !journal.value().empty()) expect_no_secrets_in("the journal", journal.value()[0][0].value_or(""));
     (void)prm->execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                        "WHERE slot_name = $1 AND NOT active", {name});
     (void)prm->execute("DELETE FROM prm.deals WHERE account_id IN (SELECT id FROM prm.accounts WHERE name LIKE $1)",
@@ -142,7 +187,7 @@ class SyncEngine : public ::testing::Test {
                            bool salesforce_capture = true) {
     std::string config = (dir / "crmsync.toml").string();
     std::ofstream(config) << "[daemon]\nshutdown_grace = \"20s\"\nhealth_check_interval = \"500ms\"\n"
-                          << (std::getenv("CRMSYNC_TEST_DEBUG") != nullptr ? "[log]\nlevel = \"debug\"\n" : "")
+                          << "[log]\nlevel = \"debug\"\n"
                           << "[admin]\nlisten = \"127.0.0.1:" << port << "\"\n"
                           << "[state]\ndatabase_url = \"" << testing::require_service_env("CRMSYNC_PG_URL")
                           << "\"\nschema = \"" << name << "\"\n"
@@ -177,10 +222,16 @@ class SyncEngine : public ::testing::Test {
     FAIL() << "capture did not start streaming\n" << crmsync->output();
   }
 
+  void check_metrics_hold_no_secrets() {
+    auto metrics = testing::http_get(port, "/metrics");
+    if (metrics) expect_no_secrets_in("/metrics", metrics->body);
+  }
+
   void stop() {
+    check_metrics_hold_no_secrets();
     crmsync->send_signal(SIGTERM);
     EXPECT_EQ(crmsync->wait_for_exit(seconds(40)), 0) << crmsync->output();
-    EXPECT_THAT(crmsync->output(), ::testing::Not(::testing::HasSubstr(kClientSecret)));
+    expect_no_secrets_in("the daemon's output", crmsync->output());
     crmsync.reset();
   }
 
