@@ -182,7 +182,9 @@ struct ReplayCli::State {
     // dropped as duplicates: they are counted, not sent. Only the others are re-delivered.
     std::map<std::string, std::size_t> already;
     std::vector<Replayed> to_send;
-    auto recorded = recorded_outcomes(session->database(), selected);
+    std::vector<std::string> selected_event_ids;
+    for (const auto& r : selected) selected_event_ids.push_back(r.event_id);
+    auto recorded = recorded_outcomes(session->database(), selected_event_ids);
     if (!recorded) return session->fail(recorded.error());
     for (auto& r : selected) {
       auto found = recorded.value().find(r.event_id);
@@ -229,7 +231,9 @@ struct ReplayCli::State {
       if (auto produced = produce(config, to_send, topic, logging); produced) return session->fail(*produced);
       pending = to_send.size();
       if (!no_wait) {
-        auto waited = wait_for_outcomes(session->database(), to_send, outcomes);
+        std::vector<std::string> sent;
+        for (const auto& r : to_send) sent.push_back(r.event_id);
+        auto waited = wait_for_outcomes(session->database(), std::move(sent), outcomes);
         if (!waited) return session->fail(waited.error());
         pending = waited.value();
       }
@@ -264,11 +268,11 @@ struct ReplayCli::State {
 
   // event id -> the outcome the engine recorded, for the selected events it recorded.
   static mapping::Result<std::map<std::string, std::string>> recorded_outcomes(state::StateDatabase& db,
-                                                                              const std::vector<Replayed>& events) {
+                                                                              const std::vector<std::string>& event_ids) {
     std::map<std::string, std::string> out;
-    for (std::size_t at = 0; at < events.size(); at += 1000) {
+    for (std::size_t at = 0; at < event_ids.size(); at += 1000) {
       std::string list;
-      for (std::size_t i = at; i < std::min(events.size(), at + 1000); ++i) list += (list.empty() ? "" : ",") + events[i].event_id;
+      for (std::size_t i = at; i < std::min(event_ids.size(), at + 1000); ++i) list += (list.empty() ? "" : ",") + event_ids[i];
       auto rows = db.execute(fmt::format("SELECT event_id, outcome FROM {}.applied_events "
                                          "WHERE event_id = ANY(string_to_array($1, ','))",
                                          db.schema()),
@@ -311,37 +315,18 @@ struct ReplayCli::State {
 
   // Waits until the apply workers recorded every replayed event (or --timeout); counts outcomes.
   // Returns how many were not recorded.
-  mapping::Result<std::size_t> wait_for_outcomes(state::StateDatabase& db, const std::vector<Replayed>& selected,
+  mapping::Result<std::size_t> wait_for_outcomes(state::StateDatabase& db, std::vector<std::string> waiting,
                                                  std::map<std::string, std::size_t>& outcomes) const {
-    std::vector<std::string> waiting;
-    for (const auto& r : selected) waiting.push_back(r.event_id);
+    const std::size_t total = waiting.size();
     auto deadline = Clock::now() + std::chrono::seconds(timeout_seconds);
     while (true) {
-      std::vector<std::string> still;
-      for (std::size_t at = 0; at < waiting.size(); at += 1000) {
-        std::vector<std::string> chunk(waiting.begin() + static_cast<std::ptrdiff_t>(at),
-                                       waiting.begin() + static_cast<std::ptrdiff_t>(std::min(waiting.size(), at + 1000)));
-        std::string list;
-        for (const auto& id : chunk) list += (list.empty() ? "" : ",") + id;
-        auto rows = db.execute(fmt::format("SELECT event_id, outcome FROM {}.applied_events "
-                                           "WHERE event_id = ANY(string_to_array($1, ','))",
-                                           db.schema()),
-                               {list});
-        if (!rows) return rows.error();
-        std::set<std::string> recorded;
-        for (const auto& row : rows.value()) {
-          recorded.insert(row.at(0).value_or(""));
-          ++outcomes[row.at(1).value_or("")];
-        }
-        for (const auto& id : chunk) {
-          if (recorded.count(id) == 0) still.push_back(id);
-        }
-      }
-      waiting = std::move(still);
+      auto recorded = recorded_outcomes(db, waiting);
+      if (!recorded) return recorded.error();
+      for (const auto& [event_id, outcome] : recorded.value()) ++outcomes[outcome];
+      std::erase_if(waiting, [&](const std::string& id) { return recorded.value().count(id) != 0; });
       if (waiting.empty() || Clock::now() >= deadline) return waiting.size();
       if (!options->json) {
-        std::cerr << fmt::format("crmsync replay: {} of {} applied so far\n", selected.size() - waiting.size(),
-                                 selected.size());
+        std::cerr << fmt::format("crmsync replay: {} of {} applied so far\n", total - waiting.size(), total);
       }
       std::this_thread::sleep_for(milliseconds(500));
     }

@@ -9,8 +9,6 @@
 
 #include <rapidjson/document.h>
 
-#include "connectors/dynamics/dataverse_odata.h"
-#include "connectors/http/url_encoding.h"
 #include "tests/integration/sync_engine_fixture.h"
 
 namespace crmsync {
@@ -24,56 +22,6 @@ using mapping::Side;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
-
-std::string base64(std::string_view bytes, bool url_safe) {
-  static constexpr std::string_view kStandard = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  static constexpr std::string_view kUrl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string_view alphabet = url_safe ? kUrl : kStandard;
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    unsigned n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                 static_cast<unsigned char>(bytes[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out += alphabet[(n >> shift) & 63];
-  }
-  if (i < bytes.size()) {
-    unsigned n = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? alphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-// Every form in which a value could leak: as is, percent- and form-encoded, JSON-escaped, and
-// base64 (standard and URL-safe) at each of the three byte alignments it could have inside a
-// longer encoded text (only the 4-character groups made of the value's bytes alone are kept).
-std::vector<std::string> leak_forms(const std::string& value) {
-  std::vector<std::string> forms{value, connectors::http::percent_encode(value),
-                                 connectors::dynamics::url_encode(value)};
-  std::string form_encoded;
-  for (char c : connectors::http::percent_encode(value)) form_encoded += c;
-  if (auto pos = form_encoded.find("%20"); pos != std::string::npos) {
-    std::string plus = form_encoded;
-    while ((pos = plus.find("%20")) != std::string::npos) plus.replace(pos, 3, "+");
-    forms.push_back(plus);
-  }
-  std::string json_escaped;
-  for (char c : value) json_escaped += c == '/' ? std::string("\\/") : std::string(1, c);
-  forms.push_back(json_escaped);
-  for (bool url_safe : {false, true}) {
-    for (std::size_t offset = 0; offset < 3; ++offset) {
-      std::string shifted = std::string(offset, 'x') + value;
-      std::string encoded = base64(shifted, url_safe);
-      std::size_t groups = shifted.size() / 3;
-      std::size_t first = offset == 0 ? 0 : 1;
-      forms.push_back(encoded.substr(first * 4, (groups - first) * 4));
-    }
-  }
-  return forms;
-}
 
 // The sync fixture with every credential in the secret store: the configuration names no
 // credential file, and the journal key is the store's `journal-hmac-key`.
@@ -128,7 +76,7 @@ class SecretRotation : public testing::SyncEngine {
   // The journal key first (nothing to journal with yet), then the CRM credentials (journaled).
   void put_credentials(const std::string& salesforce_secret, const std::string& dynamics_secret,
                        const std::string& journal_key_bytes = "secret-rotation-e2e-journal-key-32-bytes!") {
-    auto journal = run_secrets({"put", "journal-hmac-key", "--from-file", value_file(base64(journal_key_bytes, false))});
+    auto journal = run_secrets({"put", "journal-hmac-key", "--from-file", value_file(testing::base64_of(journal_key_bytes))});
     ASSERT_EQ(journal.first, 0) << journal.second;
     EXPECT_THAT(journal.second, HasSubstr("audit table only"));
     auto sf = run_secrets({"put", "salesforce.client_secret", "--from-file", value_file(salesforce_secret)});
@@ -469,8 +417,8 @@ TEST_F(SecretRotation, CanaryValuesNeverReachLogsJournalOrMetrics) {
   }();
   ASSERT_FALSE(master_key_text.empty());
   for (const auto& canary : {sf_canary, sf_next_canary, dv_canary, wrong_canary, journal_key_canary,
-                             base64(journal_key_canary, false), master_key_text}) {
-    for (const auto& form : leak_forms(canary)) {
+                             testing::base64_of(journal_key_canary), master_key_text}) {
+    for (const auto& form : testing::leak_forms(canary)) {
       SCOPED_TRACE("canary form \"" + form + "\"");
       EXPECT_EQ(logs.find(form), std::string::npos);
       EXPECT_EQ(journal.find(form), std::string::npos);

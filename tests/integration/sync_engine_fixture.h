@@ -19,6 +19,7 @@
 
 #include "connectors/dynamics/dataverse_applier.h"
 #include "connectors/dynamics/dataverse_client.h"
+#include "connectors/dynamics/dataverse_odata.h"
 #include "connectors/dynamics/dataverse_token_client.h"
 #include "connectors/http/retrying_client.h"
 #include "connectors/http/url_encoding.h"
@@ -55,28 +56,49 @@ constexpr const char* kClientSecret = "canary-e2e+client/secret=4f1d&9 q";
 constexpr const char* kJournalKey = "c3luYy1lbmdpbmUtZTJlLWpvdXJuYWwta2V5LTMyYnl0ZXMhIQ==";
 constexpr const char* kJournalKeyBytes = "sync-engine-e2e-journal-key-32bytes!!";
 
-inline std::string base64_of(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+inline std::string base64_of(std::string_view bytes, bool url_safe = false) {
+  static constexpr std::string_view kStandard = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr std::string_view kUrl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string_view alphabet = url_safe ? kUrl : kStandard;
   std::string out;
   for (std::size_t i = 0; i < bytes.size(); i += 3) {
     unsigned n = static_cast<unsigned char>(bytes[i]) << 16;
     if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
     if (i + 2 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += i + 2 < bytes.size() ? kAlphabet[n & 63] : '=';
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? alphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? alphabet[n & 63] : '=';
   }
   return out;
 }
 
-// The forms a leaked secret would take in text: as it is, form/percent-encoded, JSON-escaped,
-// base64 (without padding, so that it is found inside longer base64 too).
-inline std::vector<std::string> leak_forms(const std::string& secret) {
+// Every form in which a value could leak: as is, percent- and form-encoded, JSON-escaped, and
+// base64 (standard and URL-safe) at each of the three byte alignments it could have inside a
+// longer encoded text (only the 4-character groups made of the value's bytes alone are kept).
+inline std::vector<std::string> leak_forms(const std::string& value) {
+  std::vector<std::string> forms{value, connectors::http::percent_encode(value),
+                                 connectors::dynamics::url_encode(value)};
+  std::string form_encoded = connectors::http::percent_encode(value);
+  if (form_encoded.find("%20") != std::string::npos) {
+    for (auto pos = form_encoded.find("%20"); pos != std::string::npos; pos = form_encoded.find("%20")) {
+      form_encoded.replace(pos, 3, "+");
+    }
+    forms.push_back(form_encoded);
+  }
   std::string json_escaped;
-  for (char c : secret) json_escaped += c == '/' ? std::string("\\/") : std::string(1, c);
-  std::string base64 = base64_of(secret);
-  return {secret, connectors::http::percent_encode(secret), json_escaped, base64.substr(0, base64.size() / 4 * 4 - 4)};
+  for (char c : value) json_escaped += c == '/' ? std::string("\\/") : std::string(1, c);
+  forms.push_back(json_escaped);
+  for (bool url_safe : {false, true}) {
+    for (std::size_t offset = 0; offset < 3; ++offset) {
+      std::string shifted = std::string(offset, 'x') + value;
+      std::string encoded = base64_of(shifted, url_safe);
+      std::size_t groups = shifted.size() / 3;
+      std::size_t first = offset == 0 ? 0 : 1;
+      forms.push_back(encoded.substr(first * 4, (groups - first) * 4));
+    }
+  }
+  return forms;
 }
 
 // Fails the test if `text` (from `where`) holds a secret of this fixture in any of those forms.
