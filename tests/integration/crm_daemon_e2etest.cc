@@ -20,20 +20,21 @@
 #include "state/state_database.h"
 #include "tests/support/child_process.h"
 #include "tests/support/crm_emulator.h"
+#include "tests/support/secret_canary.h"
 #include "tests/support/service_env.h"
 
 namespace crmsync {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-constexpr const char* kClientSecret = "crmsync-emulator-secret";
+using ::testing::HasSubstr;
+using testing::kClientSecret;
 
 // `crmsync run` with a CRM section, against that CRM's emulator: a record that exists there before
-// crmsync starts must arrive in Kafka as a captured event.
+// crmsync starts must arrive in Kafka as a captured event. The emulator accepts only the canary
+// client secret, crmsync logs at debug level, and neither its output nor /metrics may hold a
+// canary.
 class CrmInTheDaemon : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,9 +54,12 @@ class CrmInTheDaemon : public ::testing::Test {
   // The configuration: admin, state, kafka (topic prefix = this test's name) and `crm_section`.
   std::string write_config(const std::string& crm_section) {
     std::string config = (dir / "crmsync.toml").string();
-    std::ofstream(config) << "[admin]\nlisten = \"127.0.0.1:" << port << "\"\n[state]\ndatabase_url = \""
-                          << testing::require_service_env("CRMSYNC_PG_URL") << "\"\nschema = \"" << name << "\"\n"
-                          << "[kafka]\nbrokers = [\"" << testing::require_service_env("CRMSYNC_KAFKA_BROKERS")
+    std::ofstream(config) << "[log]\nlevel = \"debug\"\n[admin]\nlisten = \"127.0.0.1:" << port
+                          << "\"\n[state]\ndatabase_url = \""
+                          << testing::require_service_env("CRMSYNC_PG_URL") << "\"\nschema = \""
+                          << name << "\"\n"
+                          << "[kafka]\nbrokers = [\""
+                          << testing::require_service_env("CRMSYNC_KAFKA_BROKERS")
                           << "\"]\ntopic_prefix = \"" << name << "\"\n"
                           << crm_section;
     return config;
@@ -81,9 +85,12 @@ class CrmInTheDaemon : public ::testing::Test {
   }
 
   void expect_clean_stop(testing::ChildProcess& crmsync) {
+    auto metrics = testing::http_get(port, "/metrics");
+    ASSERT_TRUE(metrics) << crmsync.output();
+    testing::expect_no_secrets_in("/metrics", metrics->body);
     crmsync.send_signal(SIGTERM);
     EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
-    EXPECT_THAT(crmsync.output(), Not(HasSubstr(kClientSecret)));
+    testing::expect_no_secrets_in("the daemon's output", crmsync.output());
   }
 
   std::string name = testing::unique_name("crmd");
@@ -94,7 +101,7 @@ class CrmInTheDaemon : public ::testing::Test {
 };
 
 TEST_F(CrmInTheDaemon, SalesforceChangesAreCapturedAndTheApiUsageReported) {
-  testing::CrmEmulator emulator("salesforce");
+  testing::CrmEmulator emulator("salesforce", {"--client-secret", kClientSecret});
   std::string config = write_config("[salesforce]\nlogin_url = \"" + emulator.base_url() +
                                     "\"\nclient_id = \"crmsync-emulator-client\"\nclient_secret_file = \"" +
                                     secret_file.string() + "\"\nca_bundle = \"" + emulator.ca_file() +
@@ -122,10 +129,12 @@ TEST_F(CrmInTheDaemon, SalesforceChangesAreCapturedAndTheApiUsageReported) {
   EXPECT_THAT(metrics->body, HasSubstr("crmsync_salesforce_writes_paused 0"));
   EXPECT_THAT(metrics->body, HasSubstr("crmsync_salesforce_api_requests_limit 15000"));
   expect_clean_stop(crmsync);
+  EXPECT_THAT(crmsync.output(), HasSubstr("salesforce capture poll"))
+      << "the canary check covered debug lines";
 }
 
 TEST_F(CrmInTheDaemon, DataverseChangesAreCaptured) {
-  testing::CrmEmulator emulator("dynamics");
+  testing::CrmEmulator emulator("dynamics", {"--client-secret", kClientSecret});
   std::string config = write_config("[dynamics]\norg_url = \"" + emulator.base_url() + "\"\nauthority_url = \"" +
                                     emulator.base_url() + "\"\ntenant = \"crmsync-tenant\"\n"
                                     "client_id = \"crmsync-emulator-client\"\nclient_secret_file = \"" +

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 
 #include "state/state_database.h"
 #include "tests/support/child_process.h"
+#include "tests/support/secret_canary.h"
 #include "tests/support/service_env.h"
 #include "tests/support/tcp_proxy.h"
 
@@ -23,12 +25,17 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
 
-// Runs `crmsync run` against the real services with a fresh state schema and admin port.
+// Runs `crmsync run` against the real services with a fresh state schema and admin port, at debug
+// log level and with the canary database password (tests/support/secret_canary.h), which neither
+// crmsync's output nor /metrics may hold.
 class CrmsyncProcess : public ::testing::Test {
  protected:
   void SetUp() override {
     dir = std::filesystem::temp_directory_path() / testing::unique_name("crmsync_e2e");
     std::filesystem::create_directories(dir);
+    password_file = dir / "db_password";
+    std::ofstream(password_file) << testing::kDatabasePassword;
+    ::chmod(password_file.c_str(), 0600);
     admin_port = testing::free_local_port();
     schema = testing::unique_name("crmsync_e2e");
   }
@@ -45,15 +52,16 @@ class CrmsyncProcess : public ::testing::Test {
   }
 
   std::string write_config(const std::string& pg_url, const std::string& brokers,
-                           const std::string& extra = "", const std::string& level = "info") {
+                           const std::string& extra = "", const std::string& level = "debug") {
     auto path = dir / "crmsync.toml";
     std::ofstream(path) << "[daemon]\nshutdown_grace = \"20s\"\nhealth_check_interval = \"500ms\"\n"
                         << "dependency_timeout = \"2s\"\nretry_initial_backoff = \"100ms\"\n"
                         << "retry_max_backoff = \"1s\"\n"
                         << "[log]\nlevel = \"" << level << "\"\n"
                         << "[admin]\nlisten = \"127.0.0.1:" << admin_port << "\"\n"
-                        << "[state]\ndatabase_url = \"" << pg_url << "\"\nschema = \"" << schema
-                        << "\"\n" << extra << "[kafka]\nbrokers = [\"" << brokers << "\"]\n";
+                        << "[state]\ndatabase_url = \"" << pg_url << "\"\npassword_file = \""
+                        << password_file.string() << "\"\nschema = \"" << schema << "\"\n"
+                        << extra << "[kafka]\nbrokers = [\"" << brokers << "\"]\n";
     return path.string();
   }
 
@@ -69,7 +77,18 @@ class CrmsyncProcess : public ::testing::Test {
     return last;
   }
 
+  // The canary check of what a running crmsync serves (before it is stopped) and writes.
+  void expect_no_secrets_in_metrics() {
+    auto metrics = testing::http_get(admin_port, "/metrics");
+    ASSERT_TRUE(metrics);
+    testing::expect_no_secrets_in("/metrics", metrics->body);
+  }
+  static void expect_no_secrets_in_output(const ChildProcess& crmsync) {
+    testing::expect_no_secrets_in("crmsync's output", crmsync.output());
+  }
+
   std::filesystem::path dir;
+  std::filesystem::path password_file;
   unsigned short admin_port = 0;
   std::string schema;
 };
@@ -82,6 +101,7 @@ TEST_F(CrmsyncProcess, BecomesReadyServesMetricsAndStopsCleanlyOnSigterm) {
   auto ready = wait_for_readyz(200, seconds(60));
   ASSERT_TRUE(ready && ready->status == 200) << crmsync.output();
   EXPECT_THAT(ready->body, HasSubstr("\"ready\":true"));
+  testing::expect_no_secrets_in("/readyz", ready->body);
 
   auto health = testing::http_get(admin_port, "/healthz");
   ASSERT_TRUE(health);
@@ -91,6 +111,7 @@ TEST_F(CrmsyncProcess, BecomesReadyServesMetricsAndStopsCleanlyOnSigterm) {
   EXPECT_THAT(metrics->body, HasSubstr("crmsync_dependency_up{dependency=\"kafka\"} 1"));
   EXPECT_THAT(metrics->body, HasSubstr("crmsync_dependency_up{dependency=\"state_db\"} 1"));
   EXPECT_THAT(metrics->body, HasSubstr("crmsync_build_info{version="));
+  testing::expect_no_secrets_in("/metrics", metrics->body);
 
   crmsync.send_signal(SIGTERM);
   auto code = crmsync.wait_for_exit(seconds(25));
@@ -98,6 +119,7 @@ TEST_F(CrmsyncProcess, BecomesReadyServesMetricsAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(*code, 0) << crmsync.output();
   EXPECT_THAT(crmsync.output(), HasSubstr("crmsync stopped cleanly"));
   EXPECT_THAT(crmsync.output(), HasSubstr("state schema migrated schema=" + schema));
+  expect_no_secrets_in_output(crmsync);
 }
 
 TEST_F(CrmsyncProcess, StaysUpButUnreadyWhileTheStateDatabaseIsUnreachable) {
@@ -119,13 +141,18 @@ TEST_F(CrmsyncProcess, StaysUpButUnreadyWhileTheStateDatabaseIsUnreachable) {
   EXPECT_EQ(ready->status, 503);
   EXPECT_THAT(ready->body, HasSubstr("\"state_db\":{\"up\":false"));
   EXPECT_THAT(ready->body, HasSubstr("\"kafka\":{\"up\":true"));
+  testing::expect_no_secrets_in("/readyz", ready->body);
   EXPECT_FALSE(crmsync.wait_for_exit(milliseconds(10)).has_value()) << "exited instead of retrying";
+  expect_no_secrets_in_metrics();
 
   crmsync.send_signal(SIGINT);
   auto code = crmsync.wait_for_exit(seconds(25));
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0) << crmsync.output();
   EXPECT_THAT(crmsync.output(), HasSubstr("dependency down dependency=state_db kind=transient"));
+  EXPECT_THAT(crmsync.output(), HasSubstr("dependency still down dependency=state_db"))
+      << "the canary check covered debug lines";
+  expect_no_secrets_in_output(crmsync);
 }
 
 TEST_F(CrmsyncProcess, ReadinessFollowsALostAndRecoveredStateDatabase) {
@@ -145,21 +172,25 @@ TEST_F(CrmsyncProcess, ReadinessFollowsALostAndRecoveredStateDatabase) {
   auto lost = wait_for_readyz(503, seconds(30));
   ASSERT_TRUE(lost && lost->status == 503) << crmsync.output();
   EXPECT_THAT(lost->body, HasSubstr("\"state_db\":{\"up\":false"));
+  testing::expect_no_secrets_in("/readyz", lost->body);
   EXPECT_FALSE(crmsync.wait_for_exit(milliseconds(10)).has_value()) << "exited instead of retrying";
 
   proxy.restore();
   auto back = wait_for_readyz(200, seconds(30));
   ASSERT_TRUE(back && back->status == 200) << crmsync.output();
   EXPECT_THAT(crmsync.output(), HasSubstr("dependency up dependency=state_db"));
+  expect_no_secrets_in_metrics();
 
   crmsync.send_signal(SIGTERM);
   EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
+  expect_no_secrets_in_output(crmsync);
 }
 
 TEST_F(CrmsyncProcess, SighupChangesTheLogLevelAndRejectsABrokenFile) {
   std::string pg = testing::require_service_env("CRMSYNC_PG_URL");
   std::string kafka = testing::require_service_env("CRMSYNC_KAFKA_BROKERS");
-  std::string config = write_config(pg, kafka);
+  // Starts at info on purpose: the reload switches it to debug.
+  std::string config = write_config(pg, kafka, "", "info");
   ChildProcess crmsync(CRMSYNC_BINARY, {"run", "--config", config});
   ASSERT_TRUE(wait_for_readyz(200, seconds(60))) << crmsync.output();
 
@@ -175,9 +206,11 @@ TEST_F(CrmsyncProcess, SighupChangesTheLogLevelAndRejectsABrokenFile) {
   auto ready = testing::http_get(admin_port, "/readyz");
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200) << "a rejected reload must not disturb the running daemon";
+  expect_no_secrets_in_metrics();
 
   crmsync.send_signal(SIGTERM);
   EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
+  expect_no_secrets_in_output(crmsync);
 }
 
 TEST_F(CrmsyncProcess, NotifiesSystemdReadyAndStopping) {
@@ -208,9 +241,11 @@ TEST_F(CrmsyncProcess, NotifiesSystemdReadyAndStopping) {
   }
   EXPECT_THAT(received, HasSubstr("READY=1"));
   EXPECT_THAT(received, HasSubstr("WATCHDOG=1"));
+  expect_no_secrets_in_metrics();
 
   crmsync.send_signal(SIGTERM);
   EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
+  expect_no_secrets_in_output(crmsync);
   char buffer[1024];
   std::string after;
   ssize_t got = 0;
@@ -218,26 +253,32 @@ TEST_F(CrmsyncProcess, NotifiesSystemdReadyAndStopping) {
     after.append(buffer, static_cast<std::size_t>(got)).append("\n");
   }
   EXPECT_THAT(received + after, HasSubstr("STOPPING=1"));
+  testing::expect_no_secrets_in("the systemd notifications", received + after);
   ::close(notify_fd);
 }
 
 TEST_F(CrmsyncProcess, BadConfigurationIsRefusedWithExitCode2AndTheKeyNamed) {
   auto path = dir / "bad.toml";
-  std::ofstream(path) << "[state]\ndatabase_url = \"postgresql://crmsync@127.0.0.1/crmsync\"\n"
+  std::ofstream(path) << "[log]\nlevel = \"debug\"\n"
+                      << "[state]\ndatabase_url = \"postgresql://crmsync@127.0.0.1/crmsync\"\n"
+                      << "password_file = \"" << password_file.string() << "\"\n"
                       << "[kafka]\nbrokers = \"127.0.0.1:9092\"\nretries = 3\n";
   ChildProcess crmsync(CRMSYNC_BINARY, {"run", "--config", path.string()});
   EXPECT_EQ(crmsync.wait_for_exit(seconds(10)), 2);
   EXPECT_THAT(crmsync.output(), HasSubstr("config: kafka.brokers: expected a list of strings"));
   EXPECT_THAT(crmsync.output(), HasSubstr("config: kafka.retries: unknown key"));
   EXPECT_THAT(crmsync.output(), Not(HasSubstr("starting")));
+  expect_no_secrets_in_output(crmsync);
 }
 
 TEST_F(CrmsyncProcess, MissingRequiredKeyIsRefusedWithExitCode2) {
   auto path = dir / "missing.toml";
-  std::ofstream(path) << "[kafka]\nbrokers = [\"127.0.0.1:9092\"]\n";
+  std::ofstream(path) << "[log]\nlevel = \"debug\"\n[state]\npassword_file = \""
+                      << password_file.string() << "\"\n[kafka]\nbrokers = [\"127.0.0.1:9092\"]\n";
   ChildProcess crmsync(CRMSYNC_BINARY, {"run", "--config", path.string()});
   EXPECT_EQ(crmsync.wait_for_exit(seconds(10)), 2);
   EXPECT_THAT(crmsync.output(), HasSubstr("config: state.database_url: required key is missing"));
+  expect_no_secrets_in_output(crmsync);
 }
 
 TEST_F(CrmsyncProcess, UnknownSubcommandIsAUsageError) {
@@ -251,15 +292,18 @@ TEST_F(CrmsyncProcess, MigrateIsIdempotentAndSpeaksJson) {
     ChildProcess dry(CRMSYNC_BINARY, {"migrate", "--config", config, "--dry-run", "--json"});
     EXPECT_EQ(dry.wait_for_exit(seconds(30)), 0) << dry.output();
     EXPECT_THAT(dry.output(), HasSubstr("\"dry_run\":true,\"version_before\":0"));
+    expect_no_secrets_in_output(dry);
   }
   {
     ChildProcess first(CRMSYNC_BINARY, {"migrate", "--config", config});
     EXPECT_EQ(first.wait_for_exit(seconds(30)), 0) << first.output();
     EXPECT_THAT(first.output(), HasSubstr("applied"));
+    expect_no_secrets_in_output(first);
   }
   ChildProcess second(CRMSYNC_BINARY, {"migrate", "--config", config, "--json"});
   EXPECT_EQ(second.wait_for_exit(seconds(30)), 0) << second.output();
   EXPECT_THAT(second.output(), HasSubstr("\"applied\":[]"));
+  expect_no_secrets_in_output(second);
 }
 
 TEST_F(CrmsyncProcess, MigrateAgainstAnUnreachableDatabaseFailsWithOneLine) {
@@ -267,6 +311,7 @@ TEST_F(CrmsyncProcess, MigrateAgainstAnUnreachableDatabaseFailsWithOneLine) {
   ChildProcess migrate(CRMSYNC_BINARY, {"migrate", "--config", config});
   EXPECT_EQ(migrate.wait_for_exit(seconds(30)), 1);
   EXPECT_THAT(migrate.output(), HasSubstr("crmsync migrate: connect to the state database"));
+  expect_no_secrets_in_output(migrate);
 }
 
 }  // namespace

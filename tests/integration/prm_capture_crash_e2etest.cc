@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "daemon/logging.h"
 #include "state/state_database.h"
 #include "tests/support/child_process.h"
+#include "tests/support/secret_canary.h"
 #include "tests/support/service_env.h"
 
 namespace crmsync {
@@ -23,7 +25,9 @@ using testing::ChildProcess;
 
 // `crmsync run` with PRM capture, killed with SIGKILL after Kafka acknowledged a batch of changes
 // but before the slot was confirmed (the status interval is 30 s), then restarted: every change
-// arrives, the re-sent ones with the same event identity, and nothing is re-snapshotted.
+// arrives, the re-sent ones with the same event identity, and nothing is re-snapshotted. crmsync
+// runs at debug level with the canary database password, which neither run's output nor /metrics
+// may hold (tests/support/secret_canary.h).
 class PrmCaptureCrash : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -40,13 +44,20 @@ class PrmCaptureCrash : public ::testing::Test {
     org = scalar("INSERT INTO prm.partner_orgs (name, tier) VALUES ($1, 'gold') RETURNING id", {name});
     account = scalar("INSERT INTO prm.accounts (name, owner_partner_org_id, modified_by_kind) "
                      "VALUES ($1, $2, 'integration') RETURNING id", {name, org});
+    std::string password_file = (dir / "db_password").string();
+    std::ofstream(password_file) << testing::kDatabasePassword;
+    ::chmod(password_file.c_str(), 0600);
     config = (dir / "crmsync.toml").string();
-    std::ofstream(config) << "[daemon]\nshutdown_grace = \"20s\"\nhealth_check_interval = \"500ms\"\n"
-                          << "[admin]\nlisten = \"127.0.0.1:" << admin_port << "\"\n"
-                          << "[state]\ndatabase_url = \"" << state_url << "\"\nschema = \"" << name << "\"\n"
-                          << "[kafka]\nbrokers = [\"" << brokers << "\"]\ntopic_prefix = \"" << name << "\"\n"
-                          << "[prm]\ndatabase_url = \"" << testing::require_service_env("CRMSYNC_PRM_DAEMON_URL")
-                          << "\"\nslot = \"" << name << "\"\nstatus_interval = \"30s\"\n";
+    std::ofstream(config)
+        << "[daemon]\nshutdown_grace = \"20s\"\nhealth_check_interval = \"500ms\"\n"
+        << "[log]\nlevel = \"debug\"\n"
+        << "[admin]\nlisten = \"127.0.0.1:" << admin_port << "\"\n"
+        << "[state]\ndatabase_url = \"" << state_url << "\"\npassword_file = \"" << password_file
+        << "\"\nschema = \"" << name << "\"\n"
+        << "[kafka]\nbrokers = [\"" << brokers << "\"]\ntopic_prefix = \"" << name << "\"\n"
+        << "[prm]\ndatabase_url = \"" << testing::require_service_env("CRMSYNC_PRM_DAEMON_URL")
+        << "\"\npassword_file = \"" << password_file << "\"\nslot = \"" << name
+        << "\"\nstatus_interval = \"30s\"\n";
   }
 
   void TearDown() override {
@@ -79,7 +90,10 @@ class PrmCaptureCrash : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + seconds(90);
     while (std::chrono::steady_clock::now() < deadline) {
       auto metrics = testing::http_get(admin_port, "/metrics");
-      if (metrics && metrics->body.find("crmsync_prm_capture_streaming 1") != std::string::npos) return;
+      if (metrics && metrics->body.find("crmsync_prm_capture_streaming 1") != std::string::npos) {
+        testing::expect_no_secrets_in("/metrics", metrics->body);
+        return;
+      }
       std::this_thread::sleep_for(milliseconds(100));
     }
     FAIL() << "capture did not start streaming\n" << crmsync.output();
@@ -139,6 +153,7 @@ TEST_F(PrmCaptureCrash, KillAfterKafkaAckBeforeConfirmLosesNothingAndResendsWith
     ASSERT_EQ(read_events(before_crash, 40).size(), 40u) << crmsync.output();
     crmsync.send_signal(SIGKILL);
     ASSERT_EQ(crmsync.wait_for_exit(seconds(10)), -SIGKILL);
+    testing::expect_no_secrets_in("the killed daemon's output", crmsync.output());
   }
   std::set<std::string> after_restart;
   std::string restarted_output;
@@ -149,9 +164,13 @@ TEST_F(PrmCaptureCrash, KillAfterKafkaAckBeforeConfirmLosesNothingAndResendsWith
     std::set<std::string> all = before_crash;
     all.insert(after_restart.begin(), after_restart.end());
     auto events = read_events(all, 90);
+    auto metrics = testing::http_get(admin_port, "/metrics");
+    ASSERT_TRUE(metrics) << crmsync.output();
+    testing::expect_no_secrets_in("/metrics", metrics->body);
     crmsync.send_signal(SIGTERM);
     EXPECT_EQ(crmsync.wait_for_exit(seconds(25)), 0) << crmsync.output();
     restarted_output = crmsync.output();
+    testing::expect_no_secrets_in("the restarted daemon's output", restarted_output);
 
     std::map<std::string, std::set<std::string>> ids_by_deal;
     std::map<std::string, int> copies;

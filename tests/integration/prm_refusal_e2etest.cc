@@ -1,11 +1,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "state/state_database.h"
 #include "tests/support/child_process.h"
+#include "tests/support/secret_canary.h"
 #include "tests/support/service_env.h"
 
 namespace crmsync {
@@ -16,7 +18,8 @@ using std::chrono::seconds;
 using testing::ChildProcess;
 
 // `crmsync run` refuses to capture from a PRM database whose synced tables do not force
-// row-level security: a scratch copy of the reference schema with RLS weakened on one table.
+// row-level security: a scratch copy of the reference schema with RLS weakened on one table. It
+// runs at debug level with the canary database password, which its output may not hold.
 class PrmRefusal : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -59,19 +62,28 @@ TEST_F(PrmRefusal, SyncedTableWithoutForcedRowLevelSecurityStopsTheDaemon) {
   ASSERT_EQ(apply.wait_for_exit(seconds(60)), 0) << apply.output();
   ASSERT_EQ(psql(database_url("postgres"), "ALTER TABLE prm.deals NO FORCE ROW LEVEL SECURITY"), 0);
 
+  std::string password_file = (dir / "db_password").string();
+  std::ofstream(password_file) << testing::kDatabasePassword;
+  ::chmod(password_file.c_str(), 0600);
   std::string config = (dir / "crmsync.toml").string();
-  std::ofstream(config) << "[admin]\nlisten = \"127.0.0.1:" << testing::free_local_port() << "\"\n"
-                        << "[state]\ndatabase_url = \"" << testing::require_service_env("CRMSYNC_PG_URL")
-                        << "\"\nschema = \"" << database << "\"\n"
-                        << "[kafka]\nbrokers = [\"" << testing::require_service_env("CRMSYNC_KAFKA_BROKERS")
-                        << "\"]\n[prm]\ndatabase_url = \"" << database_url("crmsync_prm") << "\"\nslot = \""
-                        << database << "\"\n";
+  std::ofstream(config) << "[log]\nlevel = \"debug\"\n"
+                        << "[admin]\nlisten = \"127.0.0.1:" << testing::free_local_port() << "\"\n"
+                        << "[state]\ndatabase_url = \""
+                        << testing::require_service_env("CRMSYNC_PG_URL")
+                        << "\"\npassword_file = \"" << password_file << "\"\nschema = \""
+                        << database << "\"\n"
+                        << "[kafka]\nbrokers = [\""
+                        << testing::require_service_env("CRMSYNC_KAFKA_BROKERS")
+                        << "\"]\n[prm]\ndatabase_url = \"" << database_url("crmsync_prm")
+                        << "\"\npassword_file = \"" << password_file << "\"\nslot = \"" << database
+                        << "\"\n";
   ChildProcess crmsync(CRMSYNC_BINARY, {"run", "--config", config});
   auto code = crmsync.wait_for_exit(seconds(60));
   ASSERT_TRUE(code.has_value()) << "kept running on an unsafe PRM database\n" << crmsync.output();
   EXPECT_EQ(*code, 1);
   EXPECT_THAT(crmsync.output(), HasSubstr("prm.deals does not force row-level security"));
   EXPECT_THAT(crmsync.output(), HasSubstr("refusing to capture"));
+  testing::expect_no_secrets_in("the daemon's output", crmsync.output());
 
   // Nothing was captured: no slot was created on the unsafe database.
   auto slots = admin->execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", {database});

@@ -10,6 +10,7 @@
 #include <rapidjson/document.h>
 
 #include "tests/integration/sync_engine_fixture.h"
+#include "tests/support/secret_canary.h"
 
 namespace crmsync {
 namespace {

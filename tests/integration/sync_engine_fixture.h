@@ -36,6 +36,7 @@
 #include "state/state_database.h"
 #include "tests/support/child_process.h"
 #include "tests/support/crm_emulator.h"
+#include "tests/support/secret_canary.h"
 #include "tests/support/service_env.h"
 
 namespace crmsync::testing {
@@ -48,71 +49,12 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::ChildProcess;
 
-// A canary (DESIGN §5, issue #8): both emulators accept only this client secret, the daemon runs at
-// debug log level, and every test of this fixture checks that it — and the journal key — never
-// appears in the daemon's output, its /metrics or the journal, in any of the usual encodings.
-constexpr const char* kClientSecret = "canary-e2e+client/secret=4f1d&9 q";
-// base64 of 37 bytes: the journal's HMAC key for these tests (a canary too, as text and as bytes).
-constexpr const char* kJournalKey = "c3luYy1lbmdpbmUtZTJlLWpvdXJuYWwta2V5LTMyYnl0ZXMhIQ==";
-constexpr const char* kJournalKeyBytes = "sync-engine-e2e-journal-key-32bytes!!";
-
-inline std::string base64_of(std::string_view bytes, bool url_safe = false) {
-  static constexpr std::string_view kStandard = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  static constexpr std::string_view kUrl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string_view alphabet = url_safe ? kUrl : kStandard;
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    unsigned n = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    if (i + 2 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 2]);
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? alphabet[(n >> 6) & 63] : '=';
-    out += i + 2 < bytes.size() ? alphabet[n & 63] : '=';
-  }
-  return out;
-}
-
-// Every form in which a value could leak: as is, percent- and form-encoded, JSON-escaped, and
-// base64 (standard and URL-safe) at each of the three byte alignments it could have inside a
-// longer encoded text (only the 4-character groups made of the value's bytes alone are kept).
-inline std::vector<std::string> leak_forms(const std::string& value) {
-  std::vector<std::string> forms{value, connectors::http::percent_encode(value),
-                                 connectors::dynamics::url_encode(value)};
-  std::string form_encoded = connectors::http::percent_encode(value);
-  if (form_encoded.find("%20") != std::string::npos) {
-    for (auto pos = form_encoded.find("%20"); pos != std::string::npos; pos = form_encoded.find("%20")) {
-      form_encoded.replace(pos, 3, "+");
-    }
-    forms.push_back(form_encoded);
-  }
-  std::string json_escaped;
-  for (char c : value) json_escaped += c == '/' ? std::string("\\/") : std::string(1, c);
-  forms.push_back(json_escaped);
-  for (bool url_safe : {false, true}) {
-    for (std::size_t offset = 0; offset < 3; ++offset) {
-      std::string shifted = std::string(offset, 'x') + value;
-      std::string encoded = base64_of(shifted, url_safe);
-      std::size_t groups = shifted.size() / 3;
-      std::size_t first = offset == 0 ? 0 : 1;
-      forms.push_back(encoded.substr(first * 4, (groups - first) * 4));
-    }
-  }
-  return forms;
-}
-
-// Fails the test if `text` (from `where`) holds a secret of this fixture in any of those forms.
-inline void expect_no_secrets_in(const std::string& where, const std::string& text) {
-  for (const std::string& secret : {std::string(kClientSecret), std::string(kJournalKey), std::string(kJournalKeyBytes)}) {
-    for (const auto& form : leak_forms(secret)) {
-      EXPECT_EQ(text.find(form), std::string::npos) << where << " holds a secret (as \"" << form << "\")";
-    }
-  }
-}
-
 // The whole sync: `crmsync run` with the PRM (real PostgreSQL, logical replication), Salesforce and
 // Dataverse (the emulators), Kafka and the engine, as one process. The test acts as the people
 // who edit records on each side and checks what arrives on the others.
+// Both emulators accept only the canary client secret, the daemon runs at debug log level, and at
+// stop and teardown its output, /metrics and the journal are checked for every canary
+// (tests/support/secret_canary.h).
 class SyncEngine : public ::testing::Test {
  protected:
   void SetUp() override {
