@@ -59,6 +59,7 @@ class DataverseApi : public EmulatedApi {
   std::optional<std::string> load_seed(std::string_view json) override;
   std::optional<std::string> records_json(std::string_view object) override;
   void expire_tokens() override;
+  DriftOutcome plant_drift(const DriftRequest& request) override;  // dataverse_drift.cc
   std::optional<HttpResponse> admin(const HttpRequest& request, std::string_view rest) override;
 
  private:
@@ -99,6 +100,8 @@ class DataverseApi : public EmulatedApi {
   std::string entity_url(const DataverseCall& call, const ObjectTable& table,
                          const std::string& id) const;
   void touch(const ObjectDef& def, Record& record, bool creating);
+  // Drops the shares on a row and, for a team or user, its team memberships.
+  void forget_access(const ObjectDef& def, const std::string& id);
   HttpResponse delta(const DataverseCall& call, ObjectTable& table, const std::string& token);
   HttpResponse who_am_i(const DataverseCall& call);
 

@@ -34,6 +34,14 @@ void DataverseApi::touch(const ObjectDef& def, Record& record, bool creating) {
   record.fields["versionnumber"] = static_cast<double>(record.version);
 }
 
+void DataverseApi::forget_access(const ObjectDef& def, const std::string& id) {
+  shares_.erase(def.entity_set + "(" + id + ")");
+  if (def.entity_set == "teams") team_members_.erase(id);
+  if (def.entity_set == "systemusers") {
+    for (auto& [team, members] : team_members_) members.erase(id);
+  }
+}
+
 std::string DataverseApi::owner_logical_name(const std::string& id) const {
   if (store_.table("team")->find(id) != nullptr) return "team";
   return "systemuser";
@@ -271,11 +279,7 @@ HttpResponse DataverseApi::entity(const DataverseCall& call, Target target) {
     record->deleted = true;
     record->deleted_at = clock_.now();
     record->version = store_.next_version();
-    shares_.erase(def.entity_set + "(" + record->id + ")");
-    if (def.entity_set == "teams") team_members_.erase(record->id);
-    if (def.entity_set == "systemusers") {
-      for (auto& [team, members] : team_members_) members.erase(record->id);
-    }
+    forget_access(def, record->id);
     count_write(1);
     return dataverse_empty(204);
   }

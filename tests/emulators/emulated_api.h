@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tests/emulators/http_message.h"
 
@@ -23,6 +24,22 @@ struct EmulatorSettings {
   bool rotate_refresh_tokens = false;       // Salesforce refresh-token rotation
   std::string jwt_public_key_pem;           // Salesforce JWT bearer flow; empty: flow refused
   std::string seed_json;                    // the --seed file, reloaded by reset
+};
+
+// Drift planted past change capture (POST /_emulator/drift), for reconcile tests: one row's
+// fields set, or the row removed, leaving no trace in the API's change feeds.
+struct DriftRequest {
+  std::string object;    // Salesforce sObject name / Dataverse entity set or logical name
+  std::string id;        // as the caller gave it
+  std::string set_json;  // a JSON object of field values; empty when `remove`
+  bool remove = false;
+};
+
+struct DriftOutcome {
+  int status = 200;                  // 404: no such object or live row; 400: a bad field or value
+  std::string error;                 // what failed, when status is not 200
+  std::string id;                    // the row's id as the API spells it
+  std::vector<std::string> changed;  // the fields set, as the API names them
 };
 
 // One emulated CRM API behind the shared server, admin API and fault rules. Implementations
@@ -52,6 +69,8 @@ class EmulatedApi {
   virtual std::optional<std::string> load_seed(std::string_view json) = 0;  // error text on failure
   virtual std::optional<std::string> records_json(std::string_view object) = 0;
   virtual void expire_tokens() = 0;
+  // Changes or removes a row without stamping it or recording it for change capture.
+  virtual DriftOutcome plant_drift(const DriftRequest& request) = 0;
   // API-specific admin routes (/_emulator/<rest>); nothing when unknown.
   virtual std::optional<HttpResponse> admin(const HttpRequest& request, std::string_view rest) = 0;
 };

@@ -66,6 +66,73 @@ std::optional<FaultRule> parse_fault(const rapidjson::Value& json, std::string& 
   return rule;
 }
 
+constexpr std::string_view kDriftShape =
+    R"(expected {"object":…,"id":…,"set":{field:value,…}} or {"object":…,"id":…,"delete":true})";
+
+std::optional<DriftRequest> parse_drift(std::string_view body, std::string& error) {
+  auto doc = parse_json(body);
+  if (!doc || !doc->IsObject()) {
+    error = "drift: " + std::string(kDriftShape);
+    return std::nullopt;
+  }
+  DriftRequest drift;
+  for (const auto& member : doc->GetObject()) {
+    std::string name(member.name.GetString(), member.name.GetStringLength());
+    const rapidjson::Value& value = member.value;
+    if ((name == "object" || name == "id") && !(value.IsString() && value.GetStringLength() > 0)) {
+      error = "drift: " + name + ": expected a non-empty string";
+      return std::nullopt;
+    }
+    if (name == "object") {
+      drift.object = value.GetString();
+    } else if (name == "id") {
+      drift.id = value.GetString();
+    } else if (name == "set") {
+      if (!value.IsObject() || value.MemberCount() == 0) {
+        error = "drift: set: expected a non-empty JSON object of field values";
+        return std::nullopt;
+      }
+      drift.set_json = to_json(value);
+    } else if (name == "delete") {
+      if (!value.IsTrue()) {
+        error = "drift: delete: expected true";
+        return std::nullopt;
+      }
+      drift.remove = true;
+    } else {
+      error = "drift: unknown member \"" + name + "\"; " + std::string(kDriftShape);
+      return std::nullopt;
+    }
+  }
+  if (drift.object.empty() || drift.id.empty() || drift.remove == !drift.set_json.empty()) {
+    error = "drift: " + std::string(kDriftShape);
+    return std::nullopt;
+  }
+  return drift;
+}
+
+HttpResponse drift_answer(const DriftRequest& drift, const DriftOutcome& outcome) {
+  if (outcome.status != 200) return admin_error(outcome.status, outcome.error);
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  writer.Key("object");
+  write_string(writer, drift.object);
+  writer.Key("id");
+  write_string(writer, outcome.id);
+  if (drift.remove) {
+    writer.Key("deleted");
+    writer.Bool(true);
+  } else {
+    writer.Key("changed");
+    writer.StartArray();
+    for (const auto& field : outcome.changed) write_string(writer, field);
+    writer.EndArray();
+  }
+  writer.EndObject();
+  return json_answer(200, buffer.GetString());
+}
+
 }  // namespace
 
 HttpResponse EmulatorService::handle(const HttpRequest& request) {
@@ -117,6 +184,12 @@ HttpResponse EmulatorService::admin(const HttpRequest& request, std::string_view
     auto json = api_.records_json(rest.substr(8));
     if (!json) return admin_error(404, "no such object: " + std::string(rest.substr(8)));
     return json_answer(200, *json);
+  }
+  if (rest == "drift" && method == "POST") {
+    std::string error;
+    auto drift = parse_drift(request.body, error);
+    if (!drift) return admin_error(400, error);
+    return drift_answer(*drift, api_.plant_drift(*drift));
   }
   if (rest == "faults" && method == "POST") {
     auto doc = parse_json(request.body);

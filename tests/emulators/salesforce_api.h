@@ -49,6 +49,7 @@ class SalesforceApi : public EmulatedApi {
   std::optional<std::string> load_seed(std::string_view json) override;
   std::optional<std::string> records_json(std::string_view object) override;
   void expire_tokens() override;
+  DriftOutcome plant_drift(const DriftRequest& request) override;  // salesforce_drift.cc
   std::optional<HttpResponse> admin(const HttpRequest& request, std::string_view rest) override;
 
  private:
@@ -101,6 +102,7 @@ class SalesforceApi : public EmulatedApi {
   WriteOutcome create(ObjectTable& table, const std::string& body_json, bool from_seed = false);
   WriteOutcome update(ObjectTable& table, const std::string& id, const std::string& body_json);
   WriteOutcome remove(const std::string& id);
+  void remove_shares_of(const std::string& id);  // the AccountShare/OpportunityShare rows on it
   // Live rows by lower-cased external id value, built once for a collection call (the rows it
   // writes are added as they are created), so a 200-record upsert scans the table once, not 200
   // times.

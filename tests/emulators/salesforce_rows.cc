@@ -368,16 +368,20 @@ SalesforceApi::WriteOutcome SalesforceApi::remove(const std::string& id) {
       if (text_of(opp->get("AccountId")) == deleted_id) (void)remove(opp->id);
     }
   }
+  remove_shares_of(deleted_id);
+  out.status = 204;
+  return out;
+}
+
+void SalesforceApi::remove_shares_of(const std::string& id) {
   for (const char* share_object : {"AccountShare", "OpportunityShare"}) {
     ObjectTable* shares = store_.table(share_object);
     for (auto it = shares->rows.begin(); it != shares->rows.end();) {
-      bool parent_gone = text_of(it->second.get("AccountId")) == deleted_id ||
-                         text_of(it->second.get("OpportunityId")) == deleted_id;
+      bool parent_gone = text_of(it->second.get("AccountId")) == id ||
+                         text_of(it->second.get("OpportunityId")) == id;
       it = parent_gone ? shares->rows.erase(it) : std::next(it);
     }
   }
-  out.status = 204;
-  return out;
 }
 
 SalesforceApi::WriteOutcome SalesforceApi::upsert(ObjectTable& table, const std::string& field,

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <regex>
 
 #include "tests/emulators/tests/emulator_process.h"
@@ -609,6 +610,96 @@ TEST(DataverseEmulator, SeedAddsColumnsAndRecords) {
   EXPECT_EQ(str(rows["value"][0]["_ownerid_value"]), "22222222-0000-4000-8000-000000000001");
   EXPECT_EQ(parse(dv.admin("GET", "records/accounts").body).Size(), 1u);
   EXPECT_EQ(dv.admin("POST", "seed", R"({"records":{"widgets":[{}]}})").status, 400);
+}
+
+// Drift for reconcile tests (POST /_emulator/drift): reads see the planted change or removal;
+// delta links, versionnumber, modifiedon and the ETag do not.
+TEST(DataverseEmulator, DriftIsReadableButInvisibleToChangeTracking) {
+  EmulatorProcess dv("dynamics");
+  dv.dataverse_login();
+  std::string kept = create(dv, "accounts", R"({"name":"Drifting","telephone1":"111"})");
+  std::string gone = create(dv, "accounts", R"({"name":"Vanishing"})");
+  std::string team = create(dv, "teams", R"({"name":"Access team","teamtype":1})");
+  Answer grant = dv.dv(
+      "POST", "GrantAccess",
+      R"({"Target":{"accountid":")" + gone +
+          R"(","@odata.type":"Microsoft.Dynamics.CRM.account"},"PrincipalAccess":{"Principal":{"teamid":")" +
+          team + R"(","@odata.type":"Microsoft.Dynamics.CRM.team"},"AccessMask":"ReadAccess"}})");
+  ASSERT_EQ(grant.status, 204) << grant.body;
+  auto before = parse(dv.dv("GET", "accounts(" + kept + ")").body);
+  Answer initial =
+      dv.dv("GET", "accounts?$select=name,telephone1", "", {"Prefer: odata.track-changes"});
+  ASSERT_EQ(initial.status, 200) << initial.body;
+  std::string delta = str(parse(initial.body)["@odata.deltaLink"]);
+
+  dv.admin("POST", "clock", R"({"advance_seconds":60})");
+  std::string upper = kept;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  Answer planted = dv.admin("POST", "drift",
+                            R"({"object":"accounts","id":")" + upper +
+                                R"(","set":{"telephone1":"222","ownerid@odata.bind":"/teams()" +
+                                team + R"j()"}})j");
+  ASSERT_EQ(planted.status, 200) << planted.body;
+  EXPECT_EQ(planted.body, R"({"object":"accounts","id":")" + kept +
+                              R"(","changed":["telephone1","_ownerid_value"]})");
+  auto row = parse(dv.dv("GET", "accounts(" + kept + ")").body);
+  EXPECT_EQ(str(row["telephone1"]), "222");
+  EXPECT_EQ(str(row["_ownerid_value"]), team);
+  for (const char* stamp : {"versionnumber", "modifiedon", "@odata.etag"})
+    EXPECT_EQ(str(row[stamp]), str(before[stamp])) << stamp;
+  auto filtered = parse(dv.dv("GET", "accounts?$filter=telephone1%20eq%20'222'").body);
+  ASSERT_EQ(filtered["value"].Size(), 1u) << str(filtered);
+  EXPECT_EQ(str(filtered["value"][0]["accountid"]), kept);
+
+  Answer removed =
+      dv.admin("POST", "drift", R"({"object":"account","id":")" + gone + R"(","delete":true})");
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(removed.body, R"({"object":"account","id":")" + gone + R"(","deleted":true})");
+  Answer missing = dv.dv("GET", "accounts(" + gone + ")");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(error_code(missing), "0x80040217");
+  EXPECT_EQ(str(parse(missing.body)["error"]["message"]),
+            "account With Id = " + gone + " Does Not Exist");
+  EXPECT_EQ(parse(dv.dv("GET", "accounts").body)["value"].Size(), 1u);
+  EXPECT_EQ(dv.dv("GET", "RetrieveSharedPrincipalsAndAccess(Target=@t)?@t=" +
+                             url_encode("{'@odata.id':'accounts(" + gone + ")'}"))
+                .status,
+            404);
+
+  Answer changes = dv.dv("GET", delta);
+  ASSERT_EQ(changes.status, 200) << changes.body;
+  auto ch = parse(changes.body);
+  EXPECT_EQ(ch["value"].Size(), 0u) << changes.body;
+  // Change tracking still sees the API's own writes after a drift.
+  dv.dv("PATCH", "accounts(" + kept + ")", R"({"name":"Written"})");
+  auto next = parse(dv.dv("GET", str(ch["@odata.deltaLink"])).body);
+  ASSERT_EQ(next["value"].Size(), 1u) << str(next);
+  EXPECT_EQ(str(next["value"][0]["telephone1"]), "222");
+
+  auto error = [&](const Answer& a) { return str(parse(a.body)["error"]); };
+  Answer no_object = dv.admin("POST", "drift",
+                           R"({"object":"widgets","id":")" + kept + R"(","set":{"name":"x"}})");
+  EXPECT_EQ(no_object.status, 404);
+  EXPECT_NE(error(no_object).find("widgets"), std::string::npos) << no_object.body;
+  Answer no_row =
+      dv.admin("POST", "drift", R"({"object":"accounts","id":")" + gone + R"(","delete":true})");
+  EXPECT_EQ(no_row.status, 404);
+  EXPECT_NE(error(no_row).find(gone), std::string::npos) << no_row.body;
+  Answer unknown = dv.admin("POST", "drift",
+                            R"({"object":"accounts","id":")" + kept +
+                                R"(","set":{"telephone1":"333","crmsync_tier":1}})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(error(unknown).find("crmsync_tier"), std::string::npos) << unknown.body;
+  Answer read_only = dv.admin(
+      "POST", "drift", R"({"object":"accounts","id":")" + kept + R"(","set":{"versionnumber":1}})");
+  EXPECT_EQ(read_only.status, 400);
+  EXPECT_NE(error(read_only).find("versionnumber"), std::string::npos) << read_only.body;
+  for (const std::string& body : {std::string("[]"), R"({"id":")" + kept + R"(","delete":true})",
+                                  R"({"object":"accounts","id":")" + kept + R"(","set":[]})"}) {
+    Answer bad = dv.admin("POST", "drift", body);
+    EXPECT_EQ(bad.status, 400) << body;
+  }
+  EXPECT_EQ(str(parse(dv.dv("GET", "accounts(" + kept + ")").body)["telephone1"]), "222");
 }
 
 }  // namespace

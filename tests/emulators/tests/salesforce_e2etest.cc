@@ -638,5 +638,108 @@ TEST(SalesforceEmulator, SeededSystemShareRowsAreReadOnly) {
   EXPECT_EQ(count("Rule"), 1);
 }
 
+// Drift for reconcile tests (POST /_emulator/drift): reads see the planted change or removal;
+// getUpdated, getDeleted, SystemModstamp windows and the row's ETag do not.
+TEST(SalesforceEmulator, DriftIsReadableButInvisibleToChangeCapture) {
+  EmulatorProcess sf("salesforce");
+  sf.admin("POST", "clock", R"({"now":"2026-04-01T09:00:00Z"})");
+  sf.salesforce_login();
+  std::string account = create_account(sf, R"({"Name":"Drifting","Phone":"111"})");
+  Answer opp =
+      sf.sf("POST", "/sobjects/Opportunity",
+            R"({"Name":"Deal","StageName":"Prospecting","CloseDate":"2026-05-01","AccountId":")" +
+                account + "\"}");
+  ASSERT_EQ(opp.status, 201) << opp.body;
+  std::string opp_id = str(parse(opp.body)["id"]);
+  std::string group =
+      str(parse(sf.sf("POST", "/sobjects/Group", R"({"Name":"Partners"})").body)["id"]);
+  Answer share = sf.sf("POST", "/sobjects/OpportunityShare",
+                       R"({"OpportunityId":")" + opp_id + R"(","UserOrGroupId":")" + group +
+                           R"(","OpportunityAccessLevel":"Read"})");
+  ASSERT_EQ(share.status, 201) << share.body;
+  Answer before = sf.sf("GET", "/sobjects/Account/" + account);
+  ASSERT_FALSE(before.header("ETag").empty());
+  auto old_row = parse(before.body);
+
+  sf.admin("POST", "clock", R"({"now":"2026-04-01T09:30:00Z"})");
+  sf.salesforce_login();
+  Answer planted = sf.admin("POST", "drift",
+                            R"({"object":"Account","id":")" + account.substr(0, 15) +
+                                R"(","set":{"phone":"222","AnnualRevenue":5}})");
+  ASSERT_EQ(planted.status, 200) << planted.body;
+  EXPECT_EQ(planted.body, R"({"object":"Account","id":")" + account +
+                              R"(","changed":["Phone","AnnualRevenue"]})");
+  Answer after = sf.sf("GET", "/sobjects/Account/" + account);
+  auto row = parse(after.body);
+  EXPECT_EQ(str(row["Phone"]), "222");
+  EXPECT_EQ(row["AnnualRevenue"].GetDouble(), 5.0);
+  for (const char* audit : {"SystemModstamp", "LastModifiedDate", "LastModifiedById"})
+    EXPECT_EQ(str(row[audit]), str(old_row[audit])) << audit;
+  EXPECT_EQ(after.header("ETag"), before.header("ETag"));
+  auto soql = [&](const std::string& q) {
+    return parse(sf.sf("GET", "/queryAll?q=" + url_encode(q)).body);
+  };
+  EXPECT_EQ(
+      str(soql("SELECT Phone FROM Account WHERE Id = '" + account + "'")["records"][0]["Phone"]),
+      "222");
+  EXPECT_EQ(soql("SELECT Id FROM Account WHERE SystemModstamp > 2026-04-01T09:10:00Z")["totalSize"]
+                .GetInt(),
+            0);
+
+  Answer purged = sf.admin("POST", "drift",
+                           R"({"object":"opportunity","id":")" + opp_id + R"(","delete":true})");
+  ASSERT_EQ(purged.status, 200) << purged.body;
+  EXPECT_EQ(purged.body, R"({"object":"opportunity","id":")" + opp_id + R"(","deleted":true})");
+  Answer gone = sf.sf("GET", "/sobjects/Opportunity/" + opp_id);
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(str(parse(gone.body)[0]["errorCode"]), "NOT_FOUND");
+  EXPECT_EQ(soql("SELECT Id FROM Opportunity")["totalSize"].GetInt(), 0);
+  EXPECT_EQ(
+      soql("SELECT Id FROM OpportunityShare WHERE OpportunityId = '" + opp_id + "'")["totalSize"]
+          .GetInt(),
+      0);
+
+  std::string window =
+      "?start=" + url_encode("2026-04-01T09:10:00Z") + "&end=" + url_encode("2026-04-01T09:40:00Z");
+  for (const char* object : {"Account", "Opportunity"}) {
+    Answer updated = sf.sf("GET", std::string("/sobjects/") + object + "/updated/" + window);
+    ASSERT_EQ(updated.status, 200) << updated.body;
+    EXPECT_EQ(parse(updated.body)["ids"].Size(), 0u) << updated.body;
+    Answer deleted = sf.sf("GET", std::string("/sobjects/") + object + "/deleted/" + window);
+    ASSERT_EQ(deleted.status, 200) << deleted.body;
+    EXPECT_EQ(parse(deleted.body)["deletedRecords"].Size(), 0u) << deleted.body;
+  }
+
+  auto error = [&](const Answer& a) { return str(parse(a.body)["error"]); };
+  Answer no_object = sf.admin(
+      "POST", "drift", R"({"object":"Widget","id":")" + account + R"(","set":{"Name":"x"}})");
+  EXPECT_EQ(no_object.status, 404);
+  EXPECT_NE(error(no_object).find("Widget"), std::string::npos) << no_object.body;
+  Answer no_row = sf.admin("POST", "drift",
+                           R"({"object":"Opportunity","id":")" + opp_id + R"(","delete":true})");
+  EXPECT_EQ(no_row.status, 404);
+  EXPECT_NE(error(no_row).find(opp_id), std::string::npos) << no_row.body;
+  Answer unknown = sf.admin(
+      "POST", "drift",
+      R"({"object":"Account","id":")" + account + R"(","set":{"Phone":"333","Tier__c":1}})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(error(unknown).find("Tier__c"), std::string::npos) << unknown.body;
+  Answer mistyped =
+      sf.admin("POST", "drift",
+               R"({"object":"Account","id":")" + account + R"(","set":{"AnnualRevenue":"lots"}})");
+  EXPECT_EQ(mistyped.status, 400) << mistyped.body;
+  for (const std::string& body :
+       {std::string("not json"), R"({"object":"Account","id":")" + account + "\"}",
+        R"({"object":"Account","id":")" + account + R"(","set":{}})",
+        R"({"object":"Account","id":")" + account + R"(","set":{"Phone":"1"},"delete":true})",
+        R"({"object":"Account","id":")" + account + R"(","delete":false})",
+        R"({"object":"Account","id":")" + account + R"(","sett":{"Phone":"1"}})"}) {
+    Answer bad = sf.admin("POST", "drift", body);
+    EXPECT_EQ(bad.status, 400) << body;
+    EXPECT_EQ(error(bad).rfind("drift: ", 0), 0u) << bad.body;
+  }
+  EXPECT_EQ(str(parse(sf.sf("GET", "/sobjects/Account/" + account).body)["Phone"]), "222");
+}
+
 }  // namespace
 }  // namespace crmsync::emulators::testing
