@@ -256,6 +256,23 @@ mapping::Result<std::vector<RecordDrift>> DriftScanner::compare(const std::vecto
     if (!read) return read.error();
     crm_sharing = std::move(read).value();
   }
+  // Records crmsync wrote to the CRM that its PRM id no longer finds: are they still there?
+  std::set<std::string> still_there;
+  {
+    std::vector<std::string> unfound;
+    for (const auto& ref : records) {
+      if (crm_by_id.count(ref.prm_id) != 0) continue;
+      auto found = known.value().records.find(ref.prm_id);
+      if (found == known.value().records.end()) continue;
+      const auto& id = s.crm == Side::salesforce ? found->second.salesforce_id : found->second.dynamics_id;
+      if (id) unfound.push_back(*id);
+    }
+    if (!unfound.empty()) {
+      auto read = s.crm_sharing.read(s.object, unfound);
+      if (!read) return read.error();
+      for (const auto& [id, ignored] : read.value()) still_there.insert(id);
+    }
+  }
   auto prm_values = s.canonical(Side::prm, prm_copies.value());
   if (!prm_values) return prm_values.error();
   auto crm_values = s.canonical(s.crm, crm_copies.value());
@@ -273,20 +290,31 @@ mapping::Result<std::vector<RecordDrift>> DriftScanner::compare(const std::vecto
     drift.side = s.crm;
     const mapping::Sharing agreed = record != nullptr ? without_record_type(record->sharing) : mapping::Sharing{};
     const mapping::Sharing prm_sharing = without_record_type(ref.sharing);
-    bool prm_sharing_moved = record != nullptr && prm_sharing != agreed;
 
     auto crm_copy = crm_by_id.find(ref.prm_id);
     if (crm_copy == crm_by_id.end()) {
       DriftFinding finding;
       finding.kind = "missing_on_" + side_name(s.crm);
-      finding.detail = record != nullptr && (s.crm == Side::salesforce ? record->salesforce_id : record->dynamics_id)
-                           ? fmt::format("gone from {} without a delete any capture saw", side_name(s.crm))
-                           : fmt::format("never reached {}", side_name(s.crm));
+      std::optional<std::string> known_id;
+      if (record != nullptr) known_id = s.crm == Side::salesforce ? record->salesforce_id : record->dynamics_id;
+      if (known_id && still_there.count(*known_id) != 0) {
+        // Not found by PRM id, yet the record crmsync wrote is there: its PRM id field was cleared
+        // or changed. A re-create would duplicate it.
+        drift.crm_id = *known_id;
+        finding.detail = fmt::format("{} {} is there but its PRM id field no longer holds {}: put it back in {} "
+                                     "(reconcile does not, to avoid a duplicate)",
+                                     side_name(s.crm), *known_id, ref.prm_id, side_name(s.crm));
+        drift.findings.push_back(std::move(finding));
+        drifted.push_back(std::move(drift));
+        continue;
+      }
+      finding.detail = known_id ? fmt::format("gone from {} without a delete any capture saw", side_name(s.crm))
+                                : fmt::format("never reached {}", side_name(s.crm));
       drift.findings.push_back(std::move(finding));
       CanonicalEvent repair = s.event_from(Side::prm, *prm_copy->second, ref.prm_id);
+      repair.actor = ref.actor;
       repair.sharing = ref.sharing;
       repair.sharing.record_type = std::string(mapping::to_string(s.object));
-      if (prm_sharing_moved) repair.sharing_change = mapping::sharing_difference(agreed, prm_sharing);
       repair.repairs_drift.push_back("missing_on:" + side_name(s.crm));
       drift.repairs.push_back(std::move(repair));
       drifted.push_back(std::move(drift));
@@ -312,8 +340,10 @@ mapping::Result<std::vector<RecordDrift>> DriftScanner::compare(const std::vecto
       DriftFinding finding;
       finding.kind = "field_differs";
       finding.field = field->name;
-      finding.prm_value = value_json(prm_canonical, field->name);
-      finding.crm_value = value_json(crm_canonical, field->name);
+      // Internal fields (cost, margin) keep their values out of a report that may be pasted anywhere.
+      bool internal = field->field_class == mapping::FieldClass::internal;
+      finding.prm_value = internal ? "\"(internal)\"" : value_json(prm_canonical, field->name);
+      finding.crm_value = internal ? "\"(internal)\"" : value_json(crm_canonical, field->name);
       const FieldValue* base = nullptr;
       if (record != nullptr) {
         if (auto found = record->base.find(field->name); found != record->base.end()) base = &found->second;
@@ -335,7 +365,15 @@ mapping::Result<std::vector<RecordDrift>> DriftScanner::compare(const std::vecto
         drift.findings.back().detail += " (the record is not synced yet: nothing to restore)";
       }
       if (sharing_drift && record != nullptr) {
-        // The agreed sharing restored on the CRM, as the sharing sweep would, against what it holds.
+        // What the sharing sweep would send: the CRM's changes since crmsync last wrote or saw its
+        // sharing there; when there are none but the CRM does not hold the agreed sharing, the agreed
+        // sharing written there again (an empty change against what it holds).
+        mapping::SideSharing last;
+        if (auto known_there = record->side_sharing.find(s.crm); known_there != record->side_sharing.end()) {
+          last = known_there->second;
+        }
+        mapping::SharingChange change = mapping::observed_sharing_change(s.crm, record->sharing, last, held->second,
+                                                                         *s.principals);
         mapping::SideSharing agreed_there = mapping::sharing_on_side(agreed, s.crm, *s.principals);
         mapping::SideSharing partner_held = held->second;
         for (auto it = partner_held.shares.begin(); it != partner_held.shares.end();) {
@@ -343,7 +381,7 @@ mapping::Result<std::vector<RecordDrift>> DriftScanner::compare(const std::vecto
         }
         bool owner_ok = agreed_there.owner ? partner_held.owner == agreed_there.owner
                                            : !(partner_held.owner && s.principals->is_partner_principal(s.crm, *partner_held.owner));
-        if (partner_held.shares != agreed_there.shares || !owner_ok) {
+        if (!change.empty() || partner_held.shares != agreed_there.shares || !owner_ok) {
           CanonicalEvent restore;
           restore.source = s.crm;
           restore.object = s.object;
@@ -353,9 +391,9 @@ mapping::Result<std::vector<RecordDrift>> DriftScanner::compare(const std::vecto
           if (s.crm == Side::dynamics) restore.dynamics_id = crm_copy->second->side_id;
           restore.source_version = fmt::format("sharing:{}", record->sharing_version);
           restore.changed = {"sharing"};
-          restore.sharing = record->sharing;
+          restore.sharing = mapping::apply_sharing_change(record->sharing, change);
           restore.sharing.record_type = std::string(mapping::to_string(s.object));
-          restore.sharing_change = mapping::SharingChange{};
+          restore.sharing_change = change;
           restore.observed_side_sharing = mapping::side_sharing_to_json({{s.crm, held->second}});
           restore.repairs_drift.push_back("sharing_differs:" + side_name(s.crm));
           drift.repairs.push_back(std::move(restore));
@@ -368,14 +406,11 @@ mapping::Result<std::vector<RecordDrift>> DriftScanner::compare(const std::vecto
       // Sent first: the sharing restore above carries the sharing version it was compared with.
       drift.repairs.insert(drift.repairs.begin(), std::move(repair));
     }
-    if (!prm_drifted.empty() || prm_sharing_moved) {
+    if (!prm_drifted.empty()) {
       CanonicalEvent repair = s.event_from(Side::prm, *prm_copy->second, ref.prm_id);
+      repair.actor = ref.actor;
       repair.sharing = ref.sharing;
       repair.sharing.record_type = std::string(mapping::to_string(s.object));
-      if (prm_sharing_moved) {
-        repair.sharing_change = mapping::sharing_difference(agreed, prm_sharing);
-        repair.repairs_drift.push_back("sharing_differs:prm");
-      }
       for (const auto& name : prm_drifted) repair.repairs_drift.push_back(fmt::format("field_differs:prm:{}", name));
       drift.repairs.insert(drift.repairs.begin(), std::move(repair));
     }
@@ -404,7 +439,7 @@ mapping::Result<std::vector<RecordDrift>> DriftScanner::compare_crm_page(
   std::vector<PrmRecordRef> not_compared;
   for (const auto& copy : page) {
     if (!copy.prm_id.empty() && on_prm.count(copy.prm_id) != 0) {
-      if (!compared(copy.prm_id)) not_compared.push_back({copy.prm_id, prm_sharing_of(copy.prm_id)});
+      if (!compared(copy.prm_id)) not_compared.push_back({copy.prm_id, prm_sharing_of(copy.prm_id), mapping::Actor{}});
       continue;
     }
     RecordDrift drift;

@@ -51,6 +51,7 @@ struct RecordDrift {
 struct PrmRecordRef {
   std::string prm_id;
   mapping::Sharing sharing;
+  mapping::Actor actor;  // who changed the row last: a PRM repair is authorized as that actor's change
 };
 
 // Compares records of one object between the PRM and one CRM, a batch at a time (memory stays at
@@ -61,12 +62,16 @@ struct PrmRecordRef {
 // Repairs (`--fix`), through the normal apply path with conflict policies applied:
 //  - a field differs: the side whose value is not the agreed one (the base) changed without any
 //    capture seeing it; that side's values are sent as its change (both sides changed: a conflict,
-//    decided by the field's policy);
+//    decided by the field's policy). A PRM change keeps the row's actor, so a partner's change is
+//    authorized (and denied) as any other;
 //  - a record is missing on one side: it is sent from the side that holds it, and the engine
-//    creates it again where it is missing (reconcile never deletes);
-//  - sharing differs on the CRM: the agreed sharing is restored there (partner shares the CRM has
-//    beyond it are revoked, missing ones granted), as the sharing sweep does; when the PRM's own
-//    sharing is not the agreed one, the PRM's sharing change is sent first.
+//    creates it again where it is missing (reconcile never deletes); a CRM record that is there but
+//    lost its PRM id is reported, not duplicated;
+//  - sharing differs on the CRM: exactly what the sharing sweep would send — the CRM's share and
+//    owner changes since crmsync last wrote there, as that CRM's sharing change (DESIGN §3: sharing
+//    changes made in a CRM reach every side), or, when the CRM holds what crmsync last wrote but
+//    that is not the agreed sharing, the agreed sharing written there again. Sharing of the PRM
+//    that differs from the agreed one is a change its capture is delivering: reported only.
 class DriftScanner {
  public:
   DriftScanner(const mapping::MappingDefinition& mapping, mapping::ObjectKind object, mapping::Side crm,

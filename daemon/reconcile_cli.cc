@@ -173,8 +173,8 @@ struct ReconcileCli::State {
       run_id = fmt::format("{}:{}", change.operator_name,
                            std::chrono::duration_cast<std::chrono::microseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count());
-      auto journaled = journal_operator(*session, fmt::format(R"({{"action":"reconcile","run":{},"phase":"start","sides":[{}],"since":{}}})",
-                                                             json_quote(run_id), sides_json(sides),
+      auto journaled = journal_operator(*session, fmt::format(R"({{"action":"reconcile","run":{},"phase":"start","object":{},"sides":[{}],"since":{}}})",
+                                                             json_quote(run_id), json_quote(object_name), sides_json(sides),
                                                              since.empty() ? "null" : json_quote(since)));
       if (journaled) return *journaled;
     }
@@ -223,36 +223,44 @@ struct ReconcileCli::State {
           sharing = dynamics_sharing_source(*dynamics->client(), static_cast<std::size_t>(config.dynamics->batch_size));
         }
       } catch (const std::exception& error) {
-        return report_failure(kCommand, redactor->redact(error.what()), kExitProblem);
+        return abandon(*session, redactor->redact(error.what()), totals);
       }
       DriftScanner scanner(mapping, object, side, principals.value(), session->database(), prm, *gateway, *sharing);
       if (auto scanned = reconcile_side(side, scanner, *gateway, prm_connection, since_literal, *session, totals); !scanned) {
-        if (options->json) std::cout << "]}\n";
-        return report_failure(kCommand, redactor->redact(scanned.error().message), exit_code_for(scanned.error()));
+        return abandon(*session, redactor->redact(scanned.error().message), totals);
       }
     }
 
     // Repairs: every event delivered, then (unless --no-wait) recorded by the apply workers.
     std::map<std::string, std::size_t> outcomes;
     std::size_t pending = 0;
+    std::size_t not_repaired_by_journal = 0;
     if (producer) {
-      if (auto flushed = producer->flush(milliseconds(120'000)); !flushed) return session->fail(flushed.error());
+      if (auto flushed = producer->flush(milliseconds(120'000)); !flushed) {
+        return abandon(*session, redactor->redact(flushed.error().message), totals);
+      }
       if (produce_failures > 0) {
-        return report_failure(kCommand, fmt::format("{} repair events were not accepted by Kafka; run reconcile --fix again",
-                                                    produce_failures.load()),
-                              kExitProblem);
+        return abandon(*session,
+                       fmt::format("{} repair events were not accepted by Kafka; run reconcile --fix again",
+                                   produce_failures.load()),
+                       totals);
       }
       if (!no_wait && !totals.repair_ids.empty()) {
         auto waited = wait_for_outcomes(session->database(), totals.repair_ids, outcomes);
-        if (!waited) return session->fail(waited.error());
+        if (!waited) return abandon(*session, redactor->redact(waited.error().message), totals);
         pending = waited.value();
+        // Applied is not repaired when a side's write was dead-lettered, a manual conflict was
+        // queued or the change was denied: the journal says so for the event.
+        auto unrepaired = journaled_failures(session->database(), totals.repair_ids);
+        if (!unrepaired) return abandon(*session, redactor->redact(unrepaired.error().message), totals);
+        not_repaired_by_journal = unrepaired.value();
       }
       auto journaled = journal_operator(
           *session, fmt::format(R"({{"action":"reconcile","run":{},"phase":"end","drifted":{},"repairs":{},"outcomes":{}}})",
                                 json_quote(run_id), totals.drifted, totals.repair_ids.size(), outcome_counts_json(outcomes)));
       if (journaled) return *journaled;
     }
-    std::size_t not_repaired = 0;
+    std::size_t not_repaired = not_repaired_by_journal;
     for (const auto& [outcome, count] : outcomes) {
       if (outcome != "applied" && outcome != "echo_skipped") not_repaired += count;
     }
@@ -282,8 +290,18 @@ struct ReconcileCli::State {
                                                        pending));
       }
     }
+    if (!since.empty() && !options->json) {
+      std::cout << "  note: sharing changes do not move a record's modification time: --since leaves out records whose "
+                   "only drift is sharing; run without --since for the full check\n";
+    }
     if (totals.drifted == 0) return kExitOk;
-    if (!fix || change.dry_run) return kExitProblem;
+    if (!fix || change.dry_run) {
+      return report_failure(kCommand,
+                            fmt::format("{} drifted (record, CRM) pairs{}; `crmsync reconcile --object {} --fix` repairs them",
+                                        totals.drifted, totals.exposures > 0 ? ", some a possible exposure" : "", object_name),
+                            kExitProblem);
+    }
+    if (no_wait) return kExitOk;
     if (pending > 0) {
       return report_failure(kCommand,
                             fmt::format("{} of {} repair events were not applied within {} s; is `crmsync run` running? They "
@@ -298,14 +316,15 @@ struct ReconcileCli::State {
                                         not_repaired, totals.unrepairable),
                             kExitProblem);
     }
-    return no_wait ? kExitProblem : kExitOk;
+    return kExitOk;
   }
 
  private:
   ObjectKind object = ObjectKind::account;
   long long since_micros = 0;
-  std::unique_ptr<connectors::kafka::KafkaProducer> producer;
+  // Before the producer: its destructor may still run delivery callbacks that count failures.
   std::atomic<std::size_t> produce_failures{0};
+  std::unique_ptr<connectors::kafka::KafkaProducer> producer;
   std::string run_id;
   std::size_t dry_run_repairs = 0;
   bool first_json_entry = true;
@@ -323,12 +342,43 @@ struct ReconcileCli::State {
     return "{" + out + "}";
   }
 
+  // A run that cannot go on: the JSON document is closed with the error, repairs already queued are
+  // delivered (they are valid on their own), the end is journaled, and the reason printed. Exit 1
+  // (not 2: the configuration was good and repairs may have been sent).
+  int abandon(OperatorSession& session, const std::string& reason, const Totals& totals) {
+    if (options->json) std::cout << fmt::format(R"(],"error":{}}})" "\n", json_quote(reason));
+    if (producer) {
+      (void)producer->flush(milliseconds(30'000));
+      (void)journal_operator(session, fmt::format(R"({{"action":"reconcile","run":{},"phase":"abandoned","drifted":{},"repairs":{},"reason":{}}})",
+                                                  json_quote(run_id), totals.drifted, totals.repair_ids.size(),
+                                                  json_quote(reason)));
+    }
+    return report_failure(kCommand, reason, kExitProblem);
+  }
+
+  // How many of the repairs the journal shows as not (wholly) repaired: a side's write
+  // dead-lettered, a manual conflict queued, the change denied.
+  static mapping::Result<std::size_t> journaled_failures(state::StateDatabase& db, const std::vector<std::string>& event_ids) {
+    std::size_t failed = 0;
+    for (std::size_t at = 0; at < event_ids.size(); at += 1000) {
+      std::string list;
+      for (std::size_t i = at; i < std::min(event_ids.size(), at + 1000); ++i) list += (list.empty() ? "" : ",") + event_ids[i];
+      auto rows = db.execute(fmt::format("SELECT count(DISTINCT event_id) FROM {}.journal WHERE kind IN ('dead_lettered', "
+                                         "'conflict', 'denied') AND event_id = ANY(string_to_array($1, ','))",
+                                         db.schema()),
+                             {list});
+      if (!rows) return rows.error();
+      if (!rows.value().empty()) failed += static_cast<std::size_t>(std::stoll(rows.value()[0].at(0).value_or("0")));
+    }
+    return failed;
+  }
+
   // Journals an operator entry; the exit code when that failed.
   std::optional<int> journal_operator(OperatorSession& session, const std::string& detail) {
     auto key = session.journal_key();
     if (!key) return session.fail(key.error());
     auto journaled = state::append_journal(session.database(), key.value(),
-                                           {operator_journal_entry(change, object_name, "", run_id, detail)});
+                                           {operator_journal_entry(change, "", "", run_id, detail)});
     if (!journaled) return session.fail(journaled.error());
     return std::nullopt;
   }
@@ -387,7 +437,9 @@ struct ReconcileCli::State {
     }
     std::size_t position = 0;
     for (mapping::CanonicalEvent repair : drift.repairs) {
-      repair.actor = {mapping::Actor::Kind::operator_user, change.operator_name, ""};
+      // A CRM's drift is sent as the operator's change; a PRM row's keeps the row's actor, so that a
+      // partner's change is authorized as any other.
+      if (repair.source != Side::prm) repair.actor = {mapping::Actor::Kind::operator_user, change.operator_name, ""};
       if (repair.occurred_at.empty()) {
         repair.occurred_at = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
       }
@@ -461,7 +513,7 @@ struct ReconcileCli::State {
           ++listed;
           if (since_micros != 0 && !changed_since(row)) return mapping::ok_status();
           if (since_micros != 0) compared_since.insert(*event->prm_id);
-          batch.push_back({*event->prm_id, event->sharing});
+          batch.push_back({*event->prm_id, event->sharing, event->actor});
           if (batch.size() >= kBatchRecords) return flush();
           return mapping::ok_status();
         });
@@ -509,6 +561,7 @@ struct ReconcileCli::State {
                                                  std::map<std::string, std::size_t>& outcomes) const {
     const std::size_t total = waiting.size();
     auto deadline = Clock::now() + std::chrono::seconds(timeout_seconds);
+    auto last_wait_report = Clock::now();
     while (true) {
       std::set<std::string> recorded;
       for (std::size_t at = 0; at < waiting.size(); at += 1000) {
@@ -526,7 +579,10 @@ struct ReconcileCli::State {
       }
       std::erase_if(waiting, [&](const std::string& id) { return recorded.count(id) != 0; });
       if (waiting.empty() || Clock::now() >= deadline) return waiting.size();
-      std::cerr << fmt::format("crmsync reconcile: {} of {} repairs applied so far\n", total - waiting.size(), total);
+      if (Clock::now() - last_wait_report >= std::chrono::seconds(progress_seconds)) {
+        std::cerr << fmt::format("crmsync reconcile: {} of {} repairs applied so far\n", total - waiting.size(), total);
+        last_wait_report = Clock::now();
+      }
       std::this_thread::sleep_for(milliseconds(500));
     }
   }

@@ -23,8 +23,9 @@ struct CommonOptions;
 // the engine as `reconcile`, and waits until the apply workers recorded them (unless --no-wait);
 // with --dry-run it says what it would send. Progress goes to stderr every few seconds.
 //
-// Exit codes: 0 no drift (or, with --fix, every drift repaired); 1 drift found and not (all)
-// repaired, or the PRM, a CRM, Kafka or the state database failing; 2 usage or configuration.
+// Exit codes: 0 no drift (or, with --fix, every drift repaired; with --no-wait, the repairs sent);
+// 1 drift found and not (all) repaired, or the PRM, a CRM, Kafka or the state database failing;
+// 2 usage or configuration.
 class ReconcileCli {
  public:
   ReconcileCli(CLI::App& app, CommonOptions& options);

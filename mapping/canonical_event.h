@@ -107,7 +107,8 @@ struct CanonicalEvent {
   // ("field_differs:<side>:<field>", "missing_on:<side>", "sharing_differs:<side>"). The event holds
   // what the source side holds now, read by reconcile; the engine applies it although the record's
   // version did not move (drift is a change no capture saw), re-creates the record on a side that
-  // lost it, and journals the repair as `reconcile`. Operator actor only.
+  // lost it, and journals the repair as `reconcile`. A PRM repair carries the row's own actor, so a
+  // partner's change is authorized as any other; a CRM repair the operator's.
   std::vector<std::string> repairs_drift;
 };
 

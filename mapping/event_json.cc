@@ -274,7 +274,6 @@ Result<CanonicalEvent> parse_event(std::string_view json) {
       if (!drift.IsString() || drift.GetStringLength() == 0) return malformed("repairs_drift entries must be non-empty strings");
       event.repairs_drift.emplace_back(drift.GetString(), drift.GetStringLength());
     }
-    if (event.actor.kind != Actor::Kind::operator_user) return malformed("repairs_drift needs an operator actor");
   }
   return event;
 }
