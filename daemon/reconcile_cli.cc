@@ -510,6 +510,9 @@ struct ReconcileCli::State {
         table->schema, table->table, 1000, [&](const connectors::prm::SnapshotRow& row) -> mapping::Status {
           auto event = builder.snapshot_event(row, connectors::prm::Lsn{}, now_text);
           if (!event || !event->prm_id) return mapping::ok_status();
+          // The view keeps an entry for every row read; only the listing of a --since run asks it
+          // again (for records changed on the CRM only), so otherwise memory stays at one batch.
+          if (since_micros == 0) builder.sharing().forget({object, *event->prm_id});
           ++listed;
           if (since_micros != 0 && !changed_since(row)) return mapping::ok_status();
           if (since_micros != 0) compared_since.insert(*event->prm_id);
