@@ -1,6 +1,7 @@
 // Permission-aware sync end to end (DESIGN §3): `crmsync run` with the real PRM, Kafka and both
 // emulators, partner orgs mapped to Salesforce groups/users and Dataverse teams/systemusers.
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <chrono>
@@ -274,9 +275,14 @@ TEST_F(Permissions, RecordAndShareChangesInTheCursorsOwnSecondArriveOnceAndInOrd
     return answer.value().body;
   };
   std::string clock = sf_admin("GET", "/_emulator/clock", "");
-  auto at = clock.find("\"now\":\"");
+  auto at = clock.find("\"epoch_ms\":");
   ASSERT_NE(at, std::string::npos) << clock;
-  std::string now = clock.substr(at + 7, clock.find('"', at + 7) - at - 7);
+  long long epoch_ms = std::stoll(clock.substr(at + 11));
+  // The next whole second: the clock's "now" is given in whole seconds, and setting it back to the
+  // start of the current one could stamp the changes below before crmsync's own write of the
+  // record (which would then supersede them).
+  auto next_second = std::chrono::sys_seconds(std::chrono::seconds(epoch_ms / 1000 + 1));
+  std::string now = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", next_second);
   // From here on Salesforce's clock runs at 1/200 of real time: the changes below all fall in the
   // capture cursor's own second, each with its own later SystemModstamp millisecond.
   sf_admin("POST", "/_emulator/clock", fmt::format(R"({{"now":"{}","rate":0.005}})", now));
