@@ -301,7 +301,9 @@ TEST_F(Permissions, RecordAndShareChangesInTheCursorsOwnSecondArriveOnceAndInOrd
   const auto poll_passes = milliseconds(1200);  // the capture polls every 500 ms
 
   ASSERT_NO_FATAL_FAILURE(rename("v1"));
-  std::this_thread::sleep_for(poll_passes);
+  // v1 must be captured before v2 replaces it (a poll reads a record's current state, not its
+  // history): wait for it rather than for a fixed time, which a loaded machine can outlast.
+  ASSERT_TRUE(eventually([&] { return prm_name() == name + " v1"; })) << prm_name() << "\n" << crmsync->output();
   ASSERT_NO_FATAL_FAILURE(rename("v2"));
   ASSERT_NO_FATAL_FAILURE(share_b(true));
   ASSERT_TRUE(eventually([&] { return prm_name() == name + " v2" && prm_shared_with("account", account, org_b); }))
