@@ -45,6 +45,15 @@ void set_id_on(state::SyncRecord& record, Side side, const std::optional<std::st
   }
 }
 
+void forget_side(state::SyncRecord& record, Side side) {
+  switch (side) {
+    case Side::prm: record.on_prm = false; break;
+    case Side::salesforce: record.salesforce_id.reset(); break;
+    case Side::dynamics: record.dynamics_id.reset(); break;
+  }
+  record.side_sharing.erase(side);
+}
+
 bool is_sharing_sweep(const CanonicalEvent& event) {
   return event.source != Side::prm && event.sharing_change.has_value() && event.fields.empty();
 }

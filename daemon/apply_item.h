@@ -58,6 +58,9 @@ std::string object_name(mapping::ObjectKind object);
 const std::string& own_id(const mapping::CanonicalEvent& event);
 std::optional<std::string> id_on(const state::SyncRecord& record, mapping::Side side);
 void set_id_on(state::SyncRecord& record, mapping::Side side, const std::optional<std::string>& id);
+// The record is no longer on `side` (its id there and the sharing last known there are dropped), so
+// that the next write creates it again.
+void forget_side(state::SyncRecord& record, mapping::Side side);
 // The version a change carries: PRM row_version (the PRM event's column), the CRMs' source_version.
 std::string version_of(const mapping::CanonicalEvent& event);
 // a <= b in the side's version order (numbers for PRM row_version and Dataverse versionnumber,

@@ -182,6 +182,13 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
       }
       std::vector<std::string> written;
       for (Side side : item.written) written.push_back(json_text(side_name(side)));
+      if (!event.repairs_drift.empty()) {
+        std::vector<std::string> drift;
+        for (const auto& kind : event.repairs_drift) drift.push_back(json_text(kind));
+        journal("reconcile", "",
+                fmt::format(R"({{"drift":[{}],"written":[{}],"share_writes":{}}})", fmt::join(drift, ","),
+                            fmt::join(written, ","), item.share_writes_done));
+      }
       bool nothing = !event.resolves_conflict && event.op != CanonicalEvent::Operation::remove && item.merge.changed.empty() &&
                      item.merge.conflicts.empty() && item.written.empty() && item.failures.empty() &&
                      !item.sharing_changed && !item.denial && item.share_writes_done == 0;

@@ -140,8 +140,12 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
     }
     std::string version = version_of(event);
     auto seen = item.record.versions.find(side_name(event.source));
-    if (item.known && !version.empty() && seen != item.record.versions.end() && not_newer(version, seen->second) &&
-        !item.pending->unparked) {
+    // A reconcile repair holds what its side held when reconcile read it, although no version moved
+    // (drift is a change no capture saw): it gives way only to a strictly newer version seen since.
+    bool repair = !event.repairs_drift.empty();
+    bool stale = seen != item.record.versions.end() &&
+                 (repair ? not_newer(version, seen->second) && version != seen->second : not_newer(version, seen->second));
+    if (item.known && !version.empty() && stale && !item.pending->unparked) {
       item.outcome = EventOutcome::superseded;
       item.reason = "an equal or newer version of the record was already seen from this side";
       continue;
@@ -269,6 +273,13 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       auto& by_id = copies[{side, item.pending->event.object}];
       auto found = by_id.find(item.record_id);
       if (found == by_id.end()) {
+        const auto& drift = item.pending->event.repairs_drift;
+        if (std::find(drift.begin(), drift.end(), "missing_on:" + side_name(side)) != drift.end()) {
+          // Reconcile found the record gone from this side without a delete any capture saw (reconcile
+          // never deletes): it is created there again, with the agreed values and sharing.
+          forget_side(item.record, side);
+          continue;
+        }
         item.missing.insert(side);  // its delete is on the way; do not resurrect the record
         continue;
       }

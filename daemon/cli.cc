@@ -9,6 +9,7 @@
 #include "daemon/conflicts_cli.h"
 #include "daemon/dead_letters_cli.h"
 #include "daemon/journal_cli.h"
+#include "daemon/reconcile_cli.h"
 #include "daemon/replay_cli.h"
 #include "daemon/secrets_cli.h"
 #include "daemon/signal_waiter.h"
@@ -66,6 +67,7 @@ int run_cli(int argc, char** argv) {
   ConflictsCli conflicts(app, options);
   StatusCli status(app, options);
   ReplayCli replay(app, options);
+  ReconcileCli reconcile(app, options);
 
   try {
     app.parse(argc, argv);
@@ -85,6 +87,7 @@ int run_cli(int argc, char** argv) {
   if (conflicts.chosen()) return conflicts.run();
   if (status.chosen()) return status.run();
   if (replay.chosen()) return replay.run();
+  if (reconcile.chosen()) return reconcile.run();
   return kExitUsage;
 }
 

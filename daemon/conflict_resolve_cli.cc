@@ -69,13 +69,6 @@ mapping::CanonicalEvent decision_event(const OpenConflict& conflict, const mappi
   return event;
 }
 
-// The Kafka key the side's own capture gives the record's changes, so that the decision stays in
-// the record's order on that topic.
-std::string capture_key(const mapping::CanonicalEvent& event) {
-  if (event.source == Side::dynamics) return mapping::kafka_key(event.object, "dynamics:" + event.dynamics_id.value_or(""));
-  return mapping::kafka_key(event.object, *event.prm_id);
-}
-
 int run_resolve(const ResolveOptions& options, bool json, OperatorSession& session) {
   const std::string command = "conflicts resolve";
   if (options.take.empty() == options.value_json.empty()) {
@@ -205,7 +198,7 @@ int run_resolve(const ResolveOptions& options, bool json, OperatorSession& sessi
   Logging logging{LogFormat::text, LogLevel::warn, std::make_shared<LogRedactor>()};
   auto producer = connectors::kafka::KafkaProducer::create(kafka_settings_from(session.config()), logging.logger("kafka"));
   if (!producer) return session.fail(producer.error());
-  auto delivered = producer.value()->produce_and_wait(topic, capture_key(event), event_json, std::chrono::seconds(30));
+  auto delivered = producer.value()->produce_and_wait(topic, mapping::capture_key(event), event_json, std::chrono::seconds(30));
   if (!delivered) return session.fail(delivered.error());
 
   std::string outcome = "queued";

@@ -55,7 +55,7 @@ DynamicsService::~DynamicsService() { stop(); }
 
 void DynamicsService::start() {
   const DynamicsSection& section = *parts_->config.dynamics;
-  if (!section.capture) return;
+  // The client first: the apply workers and operator commands use it with capture = false too.
   dv::DataverseSettings settings = dataverse_settings_from(section);
   parts_->transport = connectors::http::make_curl_transport(
       {section.ca_bundle, std::chrono::seconds(10), static_cast<int>(section.max_concurrent_requests)}, parts_->logger);
@@ -64,6 +64,7 @@ void DynamicsService::start() {
       parts_->logger);
   parts_->tokens = std::make_unique<dv::DataverseTokenClient>(settings, *parts_->http, parts_->secrets, parts_->logger);
   parts_->client = std::make_unique<dv::DataverseClient>(settings, *parts_->http, *parts_->tokens);
+  if (!section.capture) return;
   auto producer = connectors::kafka::KafkaProducer::create(kafka_settings_from(parts_->config), parts_->logger);
   if (!producer) throw std::runtime_error("dynamics capture: " + producer.error().message);
   parts_->producer = std::move(producer).value();

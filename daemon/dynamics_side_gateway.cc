@@ -66,14 +66,7 @@ mapping::Result<std::vector<SideRecordState>> DynamicsSideGateway::query_where(
     const std::string& condition, const std::vector<std::string>& native_fields) {
   const auto deadline = std::chrono::steady_clock::now() + call_timeout_;
   const connectors::dynamics::EntitySet& set = connectors::dynamics::entity_set_for(object);
-  const std::string prm_key(kPrmIdKey);
-  std::vector<std::string> selected = {set.primary_key, prm_key, "versionnumber", "modifiedon"};
-  for (const auto& field : native_fields) {
-    if (std::find(selected.begin(), selected.end(), field) == selected.end())
-      selected.push_back(field);
-  }
-  std::string select;
-  for (const auto& field : selected) select += (select.empty() ? "" : ",") + field;
+  const std::string select = select_list(object, native_fields);
 
   std::vector<SideRecordState> records;
   for (std::size_t start = 0; start < values.size(); start += kIdsPerQuery) {
@@ -90,41 +83,80 @@ mapping::Result<std::vector<SideRecordState>> DynamicsSideGateway::query_where(
     while (!request.target.empty()) {
       auto answer = client_.send(request, deadline);
       if (!answer) return answer.error();
-      rapidjson::Document doc;
-      doc.Parse(answer.value().body.c_str());
-      if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("value") ||
-          !doc["value"].IsArray()) {
-        return SyncError{
-            ErrorClass::transient,
-            fmt::format("dataverse: {}: the answer has no value array", request.description)};
-      }
-      for (const auto& row : doc["value"].GetArray()) {
-        if (!row.IsObject()) continue;
-        SideRecordState record;
-        record.side_id = string_member(row, set.primary_key);
-        record.prm_id = string_member(row, prm_key);
-        record.version = version_of(row);
-        record.modified_at = string_member(row, "modifiedon");
-        if (record.side_id.empty() || record.version.empty()) {
-          return SyncError{ErrorClass::fatal,
-                           fmt::format("dataverse: {}: a row without {} or versionnumber",
-                                       request.description, set.primary_key)};
-        }
-        for (const auto& field : native_fields) {
-          auto member = row.FindMember(field.c_str());
-          if (member == row.MemberEnd()) continue;
-          if (auto value = connectors::dynamics::dataverse_field_value(member->value)) {
-            record.fields.push_back({field, std::move(*value)});
-          }
-        }
-        records.push_back(std::move(record));
-      }
-      auto next = doc.FindMember("@odata.nextLink");
-      request.target =
-          next != doc.MemberEnd() && next->value.IsString() ? next->value.GetString() : "";
+      std::string next;
+      auto page = records_of_page(object, answer.value().body, request.description, native_fields, next);
+      if (!page) return page.error();
+      for (auto& record : page.value()) records.push_back(std::move(record));
+      request.target = next;
     }
   }
   return records;
+}
+
+std::string DynamicsSideGateway::select_list(mapping::ObjectKind object, const std::vector<std::string>& native_fields) {
+  const connectors::dynamics::EntitySet& set = connectors::dynamics::entity_set_for(object);
+  std::vector<std::string> selected = {set.primary_key, std::string(kPrmIdKey), "versionnumber", "modifiedon"};
+  for (const auto& field : native_fields) {
+    if (std::find(selected.begin(), selected.end(), field) == selected.end()) selected.push_back(field);
+  }
+  std::string select;
+  for (const auto& field : selected) select += (select.empty() ? "" : ",") + field;
+  return select;
+}
+
+mapping::Result<std::vector<SideRecordState>> DynamicsSideGateway::records_of_page(
+    mapping::ObjectKind object, const std::string& body, const std::string& description,
+    const std::vector<std::string>& native_fields, std::string& next) {
+  const connectors::dynamics::EntitySet& set = connectors::dynamics::entity_set_for(object);
+  rapidjson::Document doc;
+  doc.Parse(body.c_str());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("value") || !doc["value"].IsArray()) {
+    return SyncError{ErrorClass::transient, fmt::format("dataverse: {}: the answer has no value array", description)};
+  }
+  std::vector<SideRecordState> records;
+  for (const auto& row : doc["value"].GetArray()) {
+    if (!row.IsObject()) continue;
+    SideRecordState record;
+    record.side_id = string_member(row, set.primary_key);
+    record.prm_id = string_member(row, std::string(kPrmIdKey));
+    record.version = version_of(row);
+    record.modified_at = string_member(row, "modifiedon");
+    if (record.side_id.empty() || record.version.empty()) {
+      return SyncError{ErrorClass::fatal,
+                       fmt::format("dataverse: {}: a row without {} or versionnumber", description, set.primary_key)};
+    }
+    for (const auto& field : native_fields) {
+      auto member = row.FindMember(field.c_str());
+      if (member == row.MemberEnd()) continue;
+      if (auto value = connectors::dynamics::dataverse_field_value(member->value)) {
+        record.fields.push_back({field, std::move(*value)});
+      }
+    }
+    records.push_back(std::move(record));
+  }
+  auto link = doc.FindMember("@odata.nextLink");
+  next = link != doc.MemberEnd() && link->value.IsString() ? link->value.GetString() : "";
+  return records;
+}
+
+mapping::Status DynamicsSideGateway::scan(mapping::ObjectKind object, const std::vector<std::string>& native_fields,
+                                          const std::string& since, const PageSink& on_page) {
+  const connectors::dynamics::EntitySet& set = connectors::dynamics::entity_set_for(object);
+  connectors::dynamics::DataverseRequest request;
+  request.target = set.set_name + "?$select=" + connectors::dynamics::url_encode(select_list(object, native_fields));
+  if (!since.empty()) request.target += "&$filter=" + connectors::dynamics::url_encode("modifiedon ge " + since);
+  request.headers.emplace_back("Prefer", "odata.maxpagesize=5000");
+  request.description = fmt::format("GET every {}", set.set_name);
+  while (!request.target.empty()) {
+    auto answer = client_.send(request, std::chrono::steady_clock::now() + call_timeout_);
+    if (!answer) return answer.error();
+    std::string next;
+    auto page = records_of_page(object, answer.value().body, request.description, native_fields, next);
+    if (!page) return page.error();
+    if (auto taken = on_page(std::move(page).value()); !taken) return taken;
+    request.target = next;
+  }
+  return mapping::ok_status();
 }
 
 mapping::Result<std::vector<mapping::CrmWriteResult>> DynamicsSideGateway::write(

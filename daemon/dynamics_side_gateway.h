@@ -43,7 +43,19 @@ class DynamicsSideGateway : public SideGateway {
       const std::vector<mapping::CrmRecordWrite>& writes, const std::string& origin) override;
   mapping::Result<std::vector<mapping::Status>> write_shares(const std::vector<mapping::CrmShareWrite>& shares) override;
 
+  // The whole entity set (`$filter=modifiedon ge since`), 5000 rows a page, following
+  // @odata.nextLink.
+  mapping::Status scan(mapping::ObjectKind object, const std::vector<std::string>& native_fields,
+                       const std::string& since, const PageSink& on_page) override;
+
  private:
+  // The $select list: primary key, PRM id key, versionnumber, modifiedon and `native_fields`, each once.
+  static std::string select_list(mapping::ObjectKind object, const std::vector<std::string>& native_fields);
+  // The rows of one answer; `next` gets its @odata.nextLink ("" on the last page).
+  static mapping::Result<std::vector<SideRecordState>> records_of_page(mapping::ObjectKind object, const std::string& body,
+                                                                       const std::string& description,
+                                                                       const std::vector<std::string>& native_fields,
+                                                                       std::string& next);
   // The rows whose `key_field` equals one of `values` (and that meet `condition`, an OData filter
   // ending in " and ", or ""), kIdsPerQuery values a request.
   mapping::Result<std::vector<SideRecordState>> query_where(mapping::ObjectKind object, const std::string& key_field,

@@ -67,17 +67,7 @@ mapping::Result<std::vector<SideRecordState>> SalesforceSideGateway::query_where
     const std::string& condition, const std::vector<std::string>& native_fields) {
   const auto deadline = std::chrono::steady_clock::now() + call_timeout_;
   const char* sobject = connectors::salesforce::salesforce_object(object);
-  const std::string& external_id = client_.settings().external_id_field;
-  // SOQL refuses a field selected twice (names are case-insensitive).
-  std::vector<std::string> selected = {"Id", external_id, "SystemModstamp", "LastModifiedDate"};
-  for (const auto& field : native_fields) {
-    if (std::none_of(selected.begin(), selected.end(),
-                     [&](const auto& known) { return same_field(known, field); })) {
-      selected.push_back(field);
-    }
-  }
-  std::string select;
-  for (const auto& field : selected) select += (select.empty() ? "" : ", ") + field;
+  const std::string select = select_list(native_fields);
 
   // Queries of up to kIdsPerQuery ids whose URL stays within kMaxQueryUrlBytes (Salesforce
   // refuses a request whose URI and headers pass 16 KB).
@@ -111,45 +101,79 @@ mapping::Result<std::vector<SideRecordState>> SalesforceSideGateway::query_where
     while (!next.empty()) {
       auto page = client_.request("GET", next, "", description, deadline, false);
       if (!page) return page.error();
-      rapidjson::Document json;
-      json.Parse(page.value().body.c_str());
-      if (json.HasParseError() || !json.IsObject() || !json.HasMember("records") ||
-          !json["records"].IsArray()) {
-        return SyncError{
-            ErrorClass::fatal,
-            fmt::format("Salesforce {}: the query answer has no records array", description)};
-      }
-      for (const auto& row : json["records"].GetArray()) {
-        if (!row.IsObject()) continue;
-        SideRecordState record;
-        record.side_id = string_member(row, "Id");
-        record.prm_id = string_member(row, external_id);
-        record.version = string_member(row, "SystemModstamp");
-        std::string modified = string_member(row, "LastModifiedDate");
-        auto modified_ms = connectors::salesforce::parse_salesforce_datetime(modified);
-        if (record.side_id.empty() || record.version.empty() || !modified_ms) {
-          return SyncError{
-              ErrorClass::fatal,
-              fmt::format("Salesforce {}: a record without Id, SystemModstamp or a readable "
-                          "LastModifiedDate (id=\"{}\" LastModifiedDate=\"{}\")",
-                          description, record.side_id, modified)};
-        }
-        record.modified_at = rfc3339_millis(*modified_ms);
-        for (const auto& field : native_fields) {
-          auto value = row.FindMember(field.c_str());
-          if (value == row.MemberEnd())
-            continue;  // as the capture: a field Salesforce did not answer is absent
-          record.fields.push_back(
-              {field, connectors::salesforce::salesforce_field_value(value->value)});
-        }
-        records.push_back(std::move(record));
-      }
-      next.clear();
-      if (json.HasMember("nextRecordsUrl") && json["nextRecordsUrl"].IsString())
-        next = json["nextRecordsUrl"].GetString();
+      auto page_records = records_of_page(page.value().body, description, native_fields, next);
+      if (!page_records) return page_records.error();
+      for (auto& record : page_records.value()) records.push_back(std::move(record));
     }
   }
   return records;
+}
+
+std::string SalesforceSideGateway::select_list(const std::vector<std::string>& native_fields) const {
+  // SOQL refuses a field selected twice (names are case-insensitive).
+  std::vector<std::string> selected = {"Id", client_.settings().external_id_field, "SystemModstamp", "LastModifiedDate"};
+  for (const auto& field : native_fields) {
+    if (std::none_of(selected.begin(), selected.end(), [&](const auto& known) { return same_field(known, field); })) {
+      selected.push_back(field);
+    }
+  }
+  std::string select;
+  for (const auto& field : selected) select += (select.empty() ? "" : ", ") + field;
+  return select;
+}
+
+mapping::Result<std::vector<SideRecordState>> SalesforceSideGateway::records_of_page(
+    const std::string& body, const std::string& description, const std::vector<std::string>& native_fields,
+    std::string& next) const {
+  const std::string& external_id = client_.settings().external_id_field;
+  rapidjson::Document json;
+  json.Parse(body.c_str());
+  if (json.HasParseError() || !json.IsObject() || !json.HasMember("records") || !json["records"].IsArray()) {
+    return SyncError{ErrorClass::fatal, fmt::format("Salesforce {}: the query answer has no records array", description)};
+  }
+  std::vector<SideRecordState> records;
+  for (const auto& row : json["records"].GetArray()) {
+    if (!row.IsObject()) continue;
+    SideRecordState record;
+    record.side_id = string_member(row, "Id");
+    record.prm_id = string_member(row, external_id);
+    record.version = string_member(row, "SystemModstamp");
+    std::string modified = string_member(row, "LastModifiedDate");
+    auto modified_ms = connectors::salesforce::parse_salesforce_datetime(modified);
+    if (record.side_id.empty() || record.version.empty() || !modified_ms) {
+      return SyncError{ErrorClass::fatal,
+                       fmt::format("Salesforce {}: a record without Id, SystemModstamp or a readable "
+                                   "LastModifiedDate (id=\"{}\" LastModifiedDate=\"{}\")",
+                                   description, record.side_id, modified)};
+    }
+    record.modified_at = rfc3339_millis(*modified_ms);
+    for (const auto& field : native_fields) {
+      auto value = row.FindMember(field.c_str());
+      if (value == row.MemberEnd()) continue;  // as the capture: a field Salesforce did not answer is absent
+      record.fields.push_back({field, connectors::salesforce::salesforce_field_value(value->value)});
+    }
+    records.push_back(std::move(record));
+  }
+  next.clear();
+  if (json.HasMember("nextRecordsUrl") && json["nextRecordsUrl"].IsString()) next = json["nextRecordsUrl"].GetString();
+  return records;
+}
+
+mapping::Status SalesforceSideGateway::scan(mapping::ObjectKind object, const std::vector<std::string>& native_fields,
+                                            const std::string& since, const PageSink& on_page) {
+  const char* sobject = connectors::salesforce::salesforce_object(object);
+  std::string soql = fmt::format("SELECT {} FROM {}", select_list(native_fields), sobject);
+  if (!since.empty()) soql += " WHERE SystemModstamp >= " + since;
+  std::string description = fmt::format("list every {}", sobject);
+  std::string next = "query?q=" + connectors::http::percent_encode(soql);
+  while (!next.empty()) {
+    auto page = client_.request("GET", next, "", description, std::chrono::steady_clock::now() + call_timeout_, false);
+    if (!page) return page.error();
+    auto records = records_of_page(page.value().body, description, native_fields, next);
+    if (!records) return records.error();
+    if (auto taken = on_page(std::move(records).value()); !taken) return taken;
+  }
+  return mapping::ok_status();
 }
 
 mapping::Result<std::vector<mapping::CrmWriteResult>> SalesforceSideGateway::write(

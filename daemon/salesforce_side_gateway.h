@@ -37,6 +37,10 @@ class SalesforceSideGateway : public SideGateway {
       mapping::ObjectKind object, const std::vector<std::string>& prm_ids,
       const std::vector<std::string>& native_fields) override;
 
+  // SOQL over the whole object (`WHERE SystemModstamp >= since`), following nextRecordsUrl.
+  mapping::Status scan(mapping::ObjectKind object, const std::vector<std::string>& native_fields,
+                       const std::string& since, const PageSink& on_page) override;
+
   // `origin` is not sent: the client marks every request with Sforce-Call-Options.
   mapping::Result<std::vector<mapping::CrmWriteResult>> write(
       const std::vector<mapping::CrmRecordWrite>& writes, const std::string& origin) override;
@@ -49,6 +53,12 @@ class SalesforceSideGateway : public SideGateway {
                                                             const std::vector<std::string>& values,
                                                             const std::string& condition,
                                                             const std::vector<std::string>& native_fields);
+  // Id, the external id, SystemModstamp, LastModifiedDate and `native_fields`, each once.
+  std::string select_list(const std::vector<std::string>& native_fields) const;
+  // The records of one query answer; `next` gets its nextRecordsUrl ("" on the last page).
+  mapping::Result<std::vector<SideRecordState>> records_of_page(const std::string& body, const std::string& description,
+                                                                const std::vector<std::string>& native_fields,
+                                                                std::string& next) const;
   connectors::salesforce::SalesforceClient& client_;
   connectors::salesforce::SalesforceRecordSink sink_;
   std::chrono::milliseconds call_timeout_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,18 @@ class SideGateway {
                                                                       const std::string& key_field,
                                                                       const std::vector<std::string>& values,
                                                                       const std::vector<std::string>& native_fields) = 0;
+
+  // Every record of `object` this side holds — modified at or after `since` (RFC 3339 UTC) when it
+  // is not empty — with the given native fields, a page at a time to `on_page`, which may stop the
+  // scan by returning an error. For `crmsync reconcile`, which must also find the records the PRM
+  // lacks; memory stays at one page.
+  using PageSink = std::function<mapping::Status(std::vector<SideRecordState>)>;
+  virtual mapping::Status scan(mapping::ObjectKind object, const std::vector<std::string>& native_fields,
+                               const std::string& since, const PageSink& on_page) {
+    (void)object, (void)native_fields, (void)since, (void)on_page;
+    return mapping::SyncError{mapping::ErrorClass::fatal,
+                              std::string(mapping::to_string(side())) + " cannot list all its records"};
+  }
 
   // Writes upserts and deletes; one result per write, in order. A record that fails does not fail
   // its neighbours. The Result's own error means nothing is known about any write (re-sending is

@@ -99,6 +99,17 @@ std::string kafka_key(ObjectKind object, const std::string& canonical_id) {
   return std::string(to_string(object)) + ":" + canonical_id;
 }
 
+std::string capture_key(const CanonicalEvent& event) {
+  switch (event.source) {
+    case Side::prm: return kafka_key(event.object, event.prm_id.value_or(""));
+    case Side::salesforce:
+      return kafka_key(event.object, event.prm_id && !event.prm_id->empty() ? *event.prm_id
+                                                                             : "sf:" + event.salesforce_id.value_or(""));
+    case Side::dynamics: return kafka_key(event.object, "dynamics:" + event.dynamics_id.value_or(""));
+  }
+  return kafka_key(event.object, event.prm_id.value_or(""));
+}
+
 std::string to_json(const CanonicalEvent& event) {
   rapidjson::StringBuffer buffer;
   JsonWriter out(buffer);
@@ -184,6 +195,12 @@ std::string to_json(const CanonicalEvent& event) {
   if (event.resolves_conflict) {
     write_string(out, "resolves_conflict");
     out.Int64(*event.resolves_conflict);
+  }
+  if (!event.repairs_drift.empty()) {
+    write_string(out, "repairs_drift");
+    out.StartArray();
+    for (const auto& drift : event.repairs_drift) write_string(out, drift);
+    out.EndArray();
   }
   out.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());

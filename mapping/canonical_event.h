@@ -103,6 +103,13 @@ struct CanonicalEvent {
   // An operator's decision of a manual conflict (`crmsync conflicts resolve`): the id of the
   // conflict; the event's fields hold the decided value, which every side is to hold.
   std::optional<std::int64_t> resolves_conflict;
+  // A drift repair of `crmsync reconcile --fix` (DESIGN §6): the drift found, one entry per kind
+  // ("field_differs:<side>:<field>", "missing_on:<side>", "sharing_differs:<side>"). The event holds
+  // what the source side holds now, read by reconcile; the engine applies it although the record's
+  // version did not move (drift is a change no capture saw), re-creates the record on a side that
+  // lost it, and journals the repair as `reconcile`. A PRM repair carries the row's own actor, so a
+  // partner's change is authorized as any other; a CRM repair the operator's.
+  std::vector<std::string> repairs_drift;
 };
 
 // A field value as JSON text: strings quoted and escaped, numbers as their exact decimal text (a
@@ -120,6 +127,12 @@ std::string to_json(const CanonicalEvent& event);
 // The Kafka key of an event: "object:canonical_id", so every change of a record lands in one
 // partition and stays in order.
 std::string kafka_key(ObjectKind object, const std::string& canonical_id);
+
+// The Kafka key the source side's own capture gives `event`'s record (PRM: its PRM id; Salesforce:
+// its PRM id, "sf:<Id>" before it has one; Dataverse: "dynamics:<GUID>"), for events produced
+// besides the captures (operator decisions, reconcile repairs) so that they stay in the record's
+// order on that topic.
+std::string capture_key(const CanonicalEvent& event);
 
 std::string_view to_string(Actor::Kind kind);
 std::string_view to_string(ShareGrant::Access access);

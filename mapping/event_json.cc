@@ -266,6 +266,15 @@ Result<CanonicalEvent> parse_event(std::string_view json) {
     if (event.actor.kind != Actor::Kind::operator_user) return malformed("resolves_conflict needs an operator actor");
     event.resolves_conflict = resolves->value.GetInt64();
   }
+  if (auto repairs = typed.FindMember("repairs_drift"); repairs != typed.MemberEnd() && !repairs->value.IsNull()) {
+    if (!repairs->value.IsArray() || repairs->value.Empty()) {
+      return malformed("repairs_drift must be a non-empty array of drift kinds");
+    }
+    for (const auto& drift : repairs->value.GetArray()) {
+      if (!drift.IsString() || drift.GetStringLength() == 0) return malformed("repairs_drift entries must be non-empty strings");
+      event.repairs_drift.emplace_back(drift.GetString(), drift.GetStringLength());
+    }
+  }
   return event;
 }
 

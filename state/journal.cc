@@ -30,7 +30,7 @@ constexpr std::string_view kEncodingVersion = "crmsync.journal.v1";
 constexpr std::array kKinds = {
     "applied",  "echo_skipped", "superseded",    "conflict", "conflict_resolved",
     "parked",   "unparked",     "dead_lettered", "denied",   "delete_held",
-    "operator", "secret",       "rebaseline",    "sharing"};
+    "operator", "secret",       "rebaseline",    "sharing",  "reconcile"};
 constexpr std::array kSources = {"prm", "salesforce", "dynamics", "operator", "daemon"};
 
 // A timestamptz expression as text that does not depend on the session's TimeZone or DateStyle:

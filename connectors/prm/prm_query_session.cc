@@ -170,6 +170,16 @@ mapping::Result<std::vector<std::string>> PrmQuerySession::tables_missing_from_p
   return missing;
 }
 
+mapping::Result<long long> PrmQuerySession::count_rows(const std::string& schema, const std::string& table) {
+  std::string sql = fmt::format("SELECT count(*) FROM {}.{}", quote_identifier(impl_->connection, schema),
+                                quote_identifier(impl_->connection, table));
+  PgResult result(PQexec(impl_->connection, sql.c_str()));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1) {
+    return libpq_error(impl_->connection, result.get(), fmt::format("count the rows of {}.{}", schema, table));
+  }
+  return std::atoll(PQgetvalue(result.get(), 0, 0));
+}
+
 mapping::Result<std::optional<long long>> PrmQuerySession::slot_retained_wal_bytes(const std::string& slot) {
   const char* params[] = {slot.c_str()};
   PgResult result(PQexecParams(impl_->connection,

@@ -31,6 +31,8 @@ class PrmQuerySession {
                                           std::size_t batch_rows,
                                           const std::function<mapping::Status(const SnapshotRow&)>& on_row);
   mapping::Status end_snapshot();
+  // The number of rows of schema.table (inside the snapshot when one is begun), for progress reports.
+  mapping::Result<long long> count_rows(const std::string& schema, const std::string& table);
 
   // The tables among `qualified_tables` ("schema.table") that are missing, or lack row-level
   // security enabled and forced, each with the reason.

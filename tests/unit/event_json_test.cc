@@ -144,6 +144,24 @@ TEST(EventJson, AnOperatorsConflictDecisionRoundTripsAndNeedsAnOperator) {
   EXPECT_FALSE(parse_event(text).ok()) << "a conflict id is a positive integer";
 }
 
+TEST(EventJson, AReconcileRepairRoundTrips) {
+  CanonicalEvent event = full_event();
+  event.actor = {Actor::Kind::operator_user, "alice", ""};
+  event.repairs_drift = {"field_differs:salesforce:amount", "missing_on:dynamics"};
+  auto parsed = parse_event(to_json(event));
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed.value().repairs_drift, event.repairs_drift);
+  EXPECT_TRUE(parse_event(to_json(full_event())).value().repairs_drift.empty());
+
+  event.actor = {Actor::Kind::partner_user, "user-1", "org-1"};  // a PRM repair keeps the row's actor
+  auto partner = parse_event(to_json(event));
+  ASSERT_TRUE(partner.ok()) << partner.error().message;
+  EXPECT_EQ(partner.value().repairs_drift, event.repairs_drift);
+  std::string text = to_json(full_event());
+  text.insert(text.size() - 1, R"(,"repairs_drift":[])");
+  EXPECT_FALSE(parse_event(text).ok()) << "an empty list repairs nothing";
+}
+
 TEST(EventJson, ReadsAnEventWithoutOptionalMembers) {
   auto parsed = parse_event(
       R"({"event_id":"e-2","source":"dynamics","object":"deal","op":"upsert",)"
