@@ -96,6 +96,8 @@ void read_daemon(TomlConfigReader& reader, DaemonSection& daemon) {
                 {milliseconds(10), std::chrono::minutes(1)}, daemon.retry_initial_backoff);
   read_duration(reader, "daemon.retry_max_backoff", {milliseconds(100), std::chrono::hours(1)},
                 daemon.retry_max_backoff);
+  read_duration(reader, "daemon.leader_retry_interval", {milliseconds(100), std::chrono::minutes(5)},
+                daemon.leader_retry_interval);
   if (daemon.retry_max_backoff < daemon.retry_initial_backoff) {
     reader.add_problem("daemon.retry_max_backoff",
                        "must not be shorter than daemon.retry_initial_backoff");

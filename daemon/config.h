@@ -22,6 +22,8 @@ struct DaemonSection {
   std::chrono::milliseconds dependency_timeout{std::chrono::seconds(5)};
   std::chrono::milliseconds retry_initial_backoff{500};
   std::chrono::milliseconds retry_max_backoff{std::chrono::seconds(30)};
+  // How often a replica that does not hold the capture lock tries to take it (daemon/capture_leadership.h).
+  std::chrono::milliseconds leader_retry_interval{std::chrono::seconds(5)};
 };
 
 // [log]

@@ -9,6 +9,7 @@
 
 #include "daemon/admin_routes.h"
 #include "daemon/admin_server.h"
+#include "daemon/capture_leadership.h"
 #include "daemon/dependency_checks.h"
 #include "daemon/dependency_supervisor.h"
 #include "daemon/heartbeat.h"
@@ -213,13 +214,14 @@ int DaemonProcess::run() {
     }
   }
 
+  // Built here, started only while this process is the capture leader (below).
   std::unique_ptr<PrmCaptureService> capture;
   if (capture_settings) {
     capture = std::make_unique<PrmCaptureService>(*capture_settings, state_settings,
                                                   kafka_settings_from(config_), retry, metrics,
                                                   logging_.logger("prm_capture"));
     try {
-      capture->start();
+      capture->prepare();
     } catch (const std::exception& error) {
       log->critical("cannot start: {}", error.what());
       if (secret_reloader) secret_reloader->stop();
@@ -292,7 +294,6 @@ int DaemonProcess::run() {
       sweeps.push_back(std::make_unique<SharingSweep>(sweep_settings, std::move(source), principals, state_settings,
                                                       kafka_settings_from(config_), metrics,
                                                       logging_.logger("sharing")));
-      sweeps.back()->start();
     };
     if (principals && salesforce && salesforce->client() != nullptr) sweep(salesforce_sharing_source(*salesforce->client()));
     if (principals && dynamics && dynamics->client() != nullptr) {
@@ -300,6 +301,38 @@ int DaemonProcess::run() {
     }
   } else {
     log->info("apply workers disabled: no [engine] section (or engine.enabled = false)");
+  }
+
+  // Capture runs on one replica only, the holder of the capture lock in the state database
+  // (daemon/capture_leadership.h); the apply workers above run on every replica. The main loop
+  // starts capture when this process becomes the leader and stops it when it stops being it.
+  bool capture_configured = capture || (salesforce && config_.salesforce->capture) ||
+                            (dynamics && config_.dynamics->capture) || !sweeps.empty();
+  std::unique_ptr<CaptureLeadership> leadership;
+  bool capturing = false;
+  auto start_capture = [&] {
+    if (capture) capture->start();
+    if (salesforce) salesforce->start_capture();
+    if (dynamics) dynamics->start_capture();
+    for (auto& sweep : sweeps) sweep->start();
+    capturing = true;
+  };
+  // The CRM captures first: the PRM slot cannot be streamed twice anyway (PostgreSQL refuses an
+  // active slot), and its stop drains in-flight events to Kafka and confirms them.
+  auto stop_capture = [&] {
+    if (salesforce) salesforce->stop_capture();
+    if (dynamics) dynamics->stop_capture();
+    for (auto& sweep : sweeps) sweep->stop();
+    if (capture) {
+      capture->stop();
+      capture->publish_metrics();
+    }
+    capturing = false;
+  };
+  if (capture_configured) {
+    leadership = std::make_unique<CaptureLeadership>(state_settings, config_.daemon.leader_retry_interval, metrics,
+                                                     logging_.logger("leadership"));
+    leadership->start();
   }
 
   SystemdNotifier systemd;
@@ -317,11 +350,15 @@ int DaemonProcess::run() {
   auto report_heartbeat = [&](const std::string& failed, std::optional<std::string> error) {
     HeartbeatReport report;
     report.ready = readiness.ready();
-    auto state_of = [&](const std::string& pipeline) { return pipeline == failed ? "failed" : "running"; };
-    if (capture) report.pipelines["prm_capture"] = state_of("prm_capture");
-    if (salesforce && config_.salesforce->capture) report.pipelines["salesforce_capture"] = state_of("salesforce_capture");
-    if (dynamics && config_.dynamics->capture) report.pipelines["dynamics_capture"] = state_of("dynamics_capture");
-    if (apply) report.pipelines["apply"] = state_of("apply");
+    auto state_of = [&](const std::string& pipeline, bool runs) {
+      return pipeline == failed ? "failed" : runs ? "running" : "standby";
+    };
+    if (capture) report.pipelines["prm_capture"] = state_of("prm_capture", capturing);
+    if (salesforce && config_.salesforce->capture) {
+      report.pipelines["salesforce_capture"] = state_of("salesforce_capture", capturing);
+    }
+    if (dynamics && config_.dynamics->capture) report.pipelines["dynamics_capture"] = state_of("dynamics_capture", capturing);
+    if (apply) report.pipelines["apply"] = state_of("apply", true);
     // Readiness detail is not an error (a starting daemon waits for its dependencies): it goes in
     // its own field, replaced at every update. Both texts may quote a dependency's error: redacted.
     if (!report.ready) report.not_ready = logging_.redactor().redact(readiness.to_json());
@@ -336,6 +373,20 @@ int DaemonProcess::run() {
   while (true) {
     std::optional<ProcessSignal> signal = signals_.wait(tick);
     if (signal == ProcessSignal::terminate) break;
+    if (leadership) {
+      bool leading = leadership->leading();
+      if (leading && !capturing) {
+        try {
+          start_capture();
+        } catch (const std::exception& error) {
+          log->critical("stopping: capture cannot start: {}", error.what());
+          exit_code = 1;
+          break;
+        }
+      } else if (!leading && capturing) {
+        stop_capture();
+      }
+    }
     report_heartbeat("", std::nullopt);
     if (dynamics) {
       dynamics->publish_metrics();
@@ -406,11 +457,8 @@ int DaemonProcess::run() {
   readiness.set_draining();
   ready_gauge.set(0);
   systemd.stopping("draining");
-  if (capture) {
-    capture->stop();  // stop intake: drain in-flight events to Kafka and confirm them
-    capture->publish_metrics();
-  }
-  for (auto& sweep : sweeps) sweep->stop();
+  stop_capture();  // stop intake: drain in-flight events to Kafka and confirm them
+  if (leadership) leadership->stop();  // closing its session hands the capture lock to a standby at once
   if (apply) apply->stop();  // finish (or give up) the batch in flight; uncommitted events are re-delivered
   if (salesforce) salesforce->stop();
   if (dynamics) dynamics->stop();

@@ -68,6 +68,11 @@ void DynamicsService::start() {
   auto producer = connectors::kafka::KafkaProducer::create(kafka_settings_from(parts_->config), parts_->logger);
   if (!producer) throw std::runtime_error("dynamics capture: " + producer.error().message);
   parts_->producer = std::move(producer).value();
+}
+
+void DynamicsService::start_capture() {
+  if (!parts_->producer || thread_.joinable()) return;
+  stop_ = false;
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -118,10 +123,12 @@ void DynamicsService::loop() {
   }
 }
 
-void DynamicsService::stop() {
+void DynamicsService::stop_capture() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
 }
+
+void DynamicsService::stop() { stop_capture(); }
 
 std::optional<std::string> DynamicsService::fatal_error() const {
   std::lock_guard lock(mutex_);

@@ -23,17 +23,24 @@ namespace crmsync::daemon {
 
 class MetricsRegistry;
 
-// The Dataverse side of `crmsync run`: with dynamics.capture, the change-tracking capture on its
-// own thread, producing to <prefix>.changes.dynamics. It waits for the state database (delta links
-// live there) and keeps going through CRM outages; only a fatal error stops the daemon. Owned by
-// DaemonProcess: start() after the admin endpoint, stop() early on shutdown.
+// The Dataverse side of `crmsync run`: with dynamics.capture, the client (every replica's apply
+// writes through it) and the change-tracking capture on its own thread, producing to
+// <prefix>.changes.dynamics, which only the capture leader runs. The capture waits for the state
+// database (delta links live there) and keeps going through CRM outages; only a fatal error stops
+// the daemon. Owned by DaemonProcess: start() after the admin endpoint; start_capture() /
+// stop_capture() as the capture leadership comes and goes; stop() early on shutdown. Main thread.
 class DynamicsService {
  public:
   DynamicsService(const Config& config, mapping::SecretProvider& secrets, state::StateDatabaseSettings state,
                   MetricsRegistry& metrics, std::shared_ptr<spdlog::logger> logger);
   ~DynamicsService();
 
-  void start();  // throws std::runtime_error when the Kafka producer cannot be configured
+  // Builds the client and the capture's producer (with dynamics.capture); throws
+  // std::runtime_error when the Kafka producer cannot be configured.
+  void start();
+  // Starts the capture thread (nothing before start(), or if it runs already).
+  void start_capture();
+  void stop_capture();
   void stop();
   std::optional<std::string> fatal_error() const;
   // The connector's client (thread-safe), shared with the apply worker; null before start().

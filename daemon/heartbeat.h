@@ -21,7 +21,7 @@ namespace crmsync::daemon {
 struct HeartbeatReport {
   bool ready = false;
   std::optional<std::string> not_ready;          // while not ready: what is not (replaced at every update)
-  std::map<std::string, std::string> pipelines;  // prm_capture | salesforce_capture | dynamics_capture | apply -> running | failed
+  std::map<std::string, std::string> pipelines;  // prm_capture | salesforce_capture | dynamics_capture | apply -> running | failed | standby (capture on a non-leader)
   std::optional<std::string> last_error;         // a real error (kept until another); one line, redacted, no record data
 };
 

@@ -68,13 +68,20 @@ PrmCaptureService::PrmCaptureService(connectors::prm::PrmCaptureSettings setting
 
 PrmCaptureService::~PrmCaptureService() { stop(); }
 
-void PrmCaptureService::start() {
+void PrmCaptureService::prepare() {
+  if (capture_) return;
   auto producer = connectors::kafka::KafkaProducer::create(kafka_settings_, logger_);
   if (!producer) throw std::runtime_error("prm capture: " + producer.error().message);
   producer_ = std::move(producer).value();
   capture_ = std::make_unique<connectors::prm::PrmCapture>(
       settings_, connectors::prm::reference_schema_bindings(), state_settings_, *producer_, logger_,
       retry_, mapping::make_uniform_random());
+}
+
+void PrmCaptureService::start() {
+  if (thread_.joinable()) return;
+  prepare();
+  stop_ = false;
   thread_ = std::thread([this] {
     auto outcome = capture_->run(stop_);
     if (!outcome) {

@@ -24,8 +24,10 @@ class MetricsRegistry;
 class MetricSeries;
 
 // Runs the PRM capture on its own thread for `crmsync run` and publishes its probe as metrics.
-// Owned by DaemonProcess: start() after the admin endpoint, stop() first on shutdown (stop intake:
-// the capture drains in-flight events to Kafka and confirms them before it returns).
+// Owned by DaemonProcess: prepare() at start-up; start() when this process becomes the capture
+// leader, stop() when it stops being it and first on shutdown (stop intake: the capture drains
+// in-flight events to Kafka and confirms them before it returns); start() again after stop() runs
+// the same capture (its counters go on) on a new thread. Main thread.
 class PrmCaptureService {
  public:
   PrmCaptureService(connectors::prm::PrmCaptureSettings settings,
@@ -34,10 +36,13 @@ class PrmCaptureService {
                     MetricsRegistry& metrics, std::shared_ptr<spdlog::logger> logger);
   ~PrmCaptureService();
 
-  // Creates the producer and starts the thread. Throws std::runtime_error when the producer
-  // cannot be configured.
+  // Creates the producer and the capture. Throws std::runtime_error when the producer cannot be
+  // configured.
+  void prepare();
+  // Starts the thread (prepare() first if that was not done); nothing if it runs already.
   void start();
   void stop();
+  bool running() const { return thread_.joinable(); }
 
   // Set when the capture stopped for a reason retrying cannot fix (the daemon then exits 1).
   std::optional<std::string> fatal_error() const;

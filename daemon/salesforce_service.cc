@@ -25,6 +25,7 @@ struct SalesforceService::Parts {
   std::unique_ptr<connectors::http::HttpTransport> transport;
   std::unique_ptr<sf::SalesforceClient> client;
   std::unique_ptr<connectors::kafka::KafkaProducer> producer;
+  sf::SalesforceCaptureSettings capture_settings;
   std::unique_ptr<sf::SalesforceCapture> capture;
   MetricSeries& used;
   MetricSeries& limit;
@@ -42,7 +43,7 @@ std::unique_ptr<mapping::SecretProvider> salesforce_credential_files(const Sales
 SalesforceService::SalesforceService(const Config& config, mapping::SecretProvider& secrets,
                                      state::StateDatabaseSettings state, MetricsRegistry& metrics,
                                      std::shared_ptr<spdlog::logger> logger)
-    : parts_(new Parts{config, secrets, std::move(state), std::move(logger), nullptr, nullptr, nullptr, nullptr,
+    : parts_(new Parts{config, secrets, std::move(state), std::move(logger), nullptr, nullptr, nullptr, {}, nullptr,
                        metrics.series("crmsync_salesforce_api_requests_used",
                                       "The org's daily API requests used, as Sforce-Limit-Info last said.",
                                       MetricType::gauge),
@@ -80,8 +81,14 @@ void SalesforceService::start() {
   capture.topic = parts_->config.kafka.topic_prefix + ".changes.salesforce";
   capture.overlap = std::chrono::duration_cast<std::chrono::seconds>(section.overlap);
   capture.poll_interval = section.poll_interval;
-  parts_->capture = std::make_unique<sf::SalesforceCapture>(capture, *parts_->client, *parts_->producer, parts_->state,
-                                                            parts_->logger);
+  parts_->capture_settings = std::move(capture);
+}
+
+void SalesforceService::start_capture() {
+  if (!parts_->producer || thread_.joinable()) return;
+  parts_->capture = std::make_unique<sf::SalesforceCapture>(parts_->capture_settings, *parts_->client,
+                                                            *parts_->producer, parts_->state, parts_->logger);
+  stop_ = false;
   thread_ = std::thread([this] {
     auto outcome = parts_->capture->run(stop_);
     if (!outcome) {
@@ -91,10 +98,12 @@ void SalesforceService::start() {
   });
 }
 
-void SalesforceService::stop() {
+void SalesforceService::stop_capture() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
 }
+
+void SalesforceService::stop() { stop_capture(); }
 
 std::optional<std::string> SalesforceService::fatal_error() const {
   std::lock_guard lock(mutex_);

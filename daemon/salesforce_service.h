@@ -23,18 +23,24 @@ namespace crmsync::daemon {
 
 class MetricsRegistry;
 
-// The Salesforce side of `crmsync run`: the connector (session, client with the API budget) and,
-// with salesforce.capture, the change capture on its own thread, producing to
-// <prefix>.changes.salesforce. Publishes the API budget as metrics. Owned by DaemonProcess:
-// start() after the admin endpoint, stop() early on shutdown.
+// The Salesforce side of `crmsync run`: the connector (session, client with the API budget), which
+// every replica needs for apply, and, with salesforce.capture, the change capture on its own
+// thread, producing to <prefix>.changes.salesforce, which only the capture leader runs. Publishes
+// the API budget as metrics. Owned by DaemonProcess: start() after the admin endpoint;
+// start_capture()/stop_capture() as the capture leadership comes and goes (each term polls from
+// the stored cursors with a fresh overlap window); stop() early on shutdown. Main thread.
 class SalesforceService {
  public:
   SalesforceService(const Config& config, mapping::SecretProvider& secrets, state::StateDatabaseSettings state,
                     MetricsRegistry& metrics, std::shared_ptr<spdlog::logger> logger);
   ~SalesforceService();
 
-  // Throws std::runtime_error when the connector cannot be set up (Kafka producer configuration).
+  // Builds the client and, with salesforce.capture, the capture's producer. Throws
+  // std::runtime_error when the connector cannot be set up (Kafka producer configuration).
   void start();
+  // Starts the capture thread (nothing without salesforce.capture, or if it runs already).
+  void start_capture();
+  void stop_capture();
   void stop();
   std::optional<std::string> fatal_error() const;
   // The connector's client (thread-safe), shared with the apply worker; null before start().

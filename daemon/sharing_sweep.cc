@@ -128,6 +128,8 @@ SharingSweep::SharingSweep(SharingSweepSettings settings, std::unique_ptr<CrmSha
 SharingSweep::~SharingSweep() { stop(); }
 
 void SharingSweep::start() {
+  if (thread_.joinable()) return;
+  stop_ = false;
   thread_ = std::thread([this] { run(); });
 }
 

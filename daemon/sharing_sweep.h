@@ -66,7 +66,8 @@ struct SweepCounts {
 // sharing change event on the CRM's change topic, keyed like the capture's events so that it stays
 // in the record's order, carrying the version of the record's sharing it was compared with (the
 // engine drops it if that version moved meanwhile; the next sweep reads again).
-// Own thread, state connection and producer; owned by DaemonProcess.
+// Own thread, state connection and producer; owned by DaemonProcess, which runs it only while this
+// process is the capture leader: start() again after stop() runs it on a new thread.
 class SharingSweep {
  public:
   SharingSweep(SharingSweepSettings settings, std::unique_ptr<CrmSharingSource> source,

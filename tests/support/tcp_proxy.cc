@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 namespace crmsync::testing {
 
@@ -51,7 +53,12 @@ void TcpProxy::cut() {
   close_connections();
 }
 
-void TcpProxy::restore() { cut_ = false; }
+void TcpProxy::stall() { stalled_ = true; }
+
+void TcpProxy::restore() {
+  cut_ = false;
+  stalled_ = false;
+}
 
 void TcpProxy::close_connections() {
   std::lock_guard lock(mutex_);
@@ -92,6 +99,7 @@ void TcpProxy::forward(int from, int to) {
   while (true) {
     ssize_t got = ::recv(from, buffer, sizeof buffer, 0);
     if (got <= 0) break;
+    while (stalled_ && !stopping_ && !cut_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     ssize_t sent = 0;
     while (sent < got) {
       ssize_t n = ::send(to, buffer + sent, static_cast<std::size_t>(got - sent), MSG_NOSIGNAL);

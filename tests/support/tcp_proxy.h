@@ -20,7 +20,10 @@ class TcpProxy {
 
   std::uint16_t port() const { return port_; }
   void cut();
-  void restore();
+  // Keeps every connection open but forwards nothing, as a host that stops answering without
+  // closing anything (TCP itself still acknowledges, so only timeouts above TCP notice).
+  void stall();
+  void restore();  // ends a cut or a stall
 
  private:
   void accept_loop();
@@ -32,6 +35,7 @@ class TcpProxy {
   int listener_ = -1;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> cut_{false};
+  std::atomic<bool> stalled_{false};
   std::mutex mutex_;
   std::vector<int> sockets_;  // open connections (both ends), shut down by cut()
   std::vector<int> owned_;    // every descriptor, closed by the destructor

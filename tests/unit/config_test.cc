@@ -38,6 +38,7 @@ TEST(Config, MinimalFileGetsDocumentedDefaults) {
   EXPECT_EQ(config.log.level, LogLevel::info);
   EXPECT_EQ(config.log.format, LogFormat::json);
   EXPECT_EQ(config.daemon.shutdown_grace, std::chrono::seconds(30));
+  EXPECT_EQ(config.daemon.leader_retry_interval, std::chrono::seconds(5));
   EXPECT_FALSE(config.daemon.instance_id.empty());
 }
 
@@ -55,6 +56,7 @@ health_check_interval = "2s"
 dependency_timeout = "3s"
 retry_initial_backoff = "250ms"
 retry_max_backoff = "1m"
+leader_retry_interval = "2s"
 [log]
 level = "debug"
 format = "text"
@@ -77,6 +79,7 @@ request_timeout = "15s"
   EXPECT_EQ(config.daemon.shutdown_grace, std::chrono::seconds(45));
   EXPECT_EQ(config.daemon.retry_initial_backoff, std::chrono::milliseconds(250));
   EXPECT_EQ(config.daemon.retry_max_backoff, std::chrono::minutes(1));
+  EXPECT_EQ(config.daemon.leader_retry_interval, std::chrono::seconds(2));
   EXPECT_EQ(config.log.level, LogLevel::debug);
   EXPECT_EQ(config.log.format, LogFormat::text);
   EXPECT_EQ(config.admin.host, "::1");
@@ -143,6 +146,14 @@ TEST(Config, OutOfRangeValuesAreNamedWithTheAllowedRange) {
   EXPECT_THAT(problems_of(std::string(kMinimal) + "[daemon]\nshutdown_grace = \"2h\"\n"),
               ElementsAre("config: daemon.shutdown_grace: 2h is out of range; allowed 100ms to 10m "
                           "(crmsync.toml:7)"));
+}
+
+TEST(Config, LeaderRetryIntervalIsValidatedLikeTheOtherDurations) {
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[daemon]\nleader_retry_interval = \"10ms\"\n"),
+              ElementsAre("config: daemon.leader_retry_interval: 10ms is out of range; allowed 100ms to 5m "
+                          "(crmsync.toml:7)"));
+  EXPECT_THAT(problems_of(std::string(kMinimal) + "[daemon]\nleader_retry_interval = \"often\"\n"),
+              ElementsAre(HasSubstr("daemon.leader_retry_interval: expected a duration")));
 }
 
 TEST(Config, MalformedValuesAreNamed) {
