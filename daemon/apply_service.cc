@@ -37,6 +37,10 @@ struct ApplyService::Parts {
   MetricSeries* failures = nullptr;
   MetricSeries* denied = nullptr;
   MetricSeries* partner_orgs = nullptr;
+  MetricSeries* dead_letters = nullptr;
+  MetricSeries* consumer_lag = nullptr;
+  MetricSeries* conflicts_open = nullptr;
+  std::map<std::string, MetricHistogram*> latency;  // by source side
 };
 
 ApplyService::ApplyService(ApplyServiceSettings settings, connectors::kafka::KafkaSettings kafka,
@@ -44,7 +48,8 @@ ApplyService::ApplyService(ApplyServiceSettings settings, connectors::kafka::Kaf
                            std::vector<std::unique_ptr<SideGateway>> gateways, mapping::SecretString journal_key,
                            MetricsRegistry& metrics, std::shared_ptr<spdlog::logger> logger)
     : parts_(new Parts{std::move(settings), std::move(kafka), std::move(state), mapping, std::move(gateways),
-                       std::move(journal_key), metrics, std::move(logger), {}, nullptr, nullptr}) {
+                       std::move(journal_key), metrics, std::move(logger), {}, nullptr, nullptr, nullptr, nullptr,
+                       nullptr, nullptr, nullptr, {}}) {
   for (EventOutcome outcome : {EventOutcome::applied, EventOutcome::duplicate, EventOutcome::echo_skipped,
                                EventOutcome::superseded, EventOutcome::parked, EventOutcome::dead_lettered,
                                EventOutcome::delete_held, EventOutcome::denied}) {
@@ -62,6 +67,25 @@ ApplyService::ApplyService(ApplyServiceSettings settings, connectors::kafka::Kaf
                                    MetricType::counter);
   parts_->partner_orgs = &metrics.series("crmsync_partner_orgs",
                                          "Partner orgs in the principal map the apply worker uses.", MetricType::gauge);
+  parts_->dead_letters = &dead_letters_series(metrics, "apply");
+  parts_->consumer_lag = &metrics.series(
+      "crmsync_consumer_lag",
+      "Change events this replica's apply worker has not finished: not yet read from its assigned partitions of "
+      "the change topics, plus read but not yet committed.",
+      MetricType::gauge);
+  parts_->conflicts_open = &metrics.series("crmsync_conflicts_open",
+                                           "Field conflicts waiting for an operator (manual policy), all replicas.",
+                                           MetricType::gauge);
+  // From 10 ms to 10 min: a PRM change normally takes well under a second; a parked deal, a CRM
+  // outage or a replay shows in the top buckets.
+  const std::vector<double> bounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
+  for (const char* source : {"prm", "salesforce", "dynamics"}) {
+    parts_->latency[source] = &metrics.histogram(
+        "crmsync_apply_latency_seconds",
+        "Seconds from a change event's production to Kafka (by a capture, a sweep or replay) to its outcome being "
+        "committed by an apply worker, by source side.",
+        bounds, {{"source", source}});
+  }
 }
 
 ApplyService::~ApplyService() { stop(); }
@@ -211,6 +235,24 @@ void ApplyService::run() {
     }
   };
 
+  // Gauges read from the state database and the consumer, every few seconds.
+  auto last_gauges = Clock::time_point{};
+  auto publish_gauges = [&](std::size_t held) {
+    if (Clock::now() - last_gauges < std::chrono::seconds(5)) return;
+    last_gauges = Clock::now();
+    parts_->consumer_lag->set(static_cast<double>(consumer.value()->unread_records() + static_cast<long long>(held)));
+    auto open = state->execute(fmt::format("SELECT count(*) FROM {}.conflicts WHERE status = 'open'", state->schema()));
+    if (open && !open.value().empty() && open.value()[0][0]) {
+      parts_->conflicts_open->set(std::stod(*open.value()[0][0]));
+    }
+  };
+  // The topic's source side: "<prefix>.changes.<side>".
+  auto source_of = [&](const std::string& topic) -> MetricHistogram* {
+    auto dot = topic.rfind('.');
+    auto found = parts_->latency.find(dot == std::string::npos ? topic : topic.substr(dot + 1));
+    return found == parts_->latency.end() ? nullptr : found->second;
+  };
+
   auto last_sweep = Clock::now();
   // Read ahead up to this many events so that a batch can be filled fairly across partner orgs
   // even behind one partner's backlog.
@@ -219,6 +261,7 @@ void ApplyService::run() {
   auto first_waiting_at = Clock::time_point{};
   while (!stop_) {
     refresh_principals();
+    publish_gauges(batcher.held());
     // Collect: everything Kafka has ready (up to the read-ahead), then wait for more until a batch
     // is full or `linger` passed since the oldest waiting event arrived.
     // (Polling goes on even with the read-ahead full when nothing waits: the consumer must stay
@@ -265,6 +308,7 @@ void ApplyService::run() {
           for (const auto& [outcome, count] : swept.value().outcomes) {
             parts_->outcomes[outcome]->add(static_cast<double>(count));
           }
+          parts_->dead_letters->add(static_cast<double>(swept.value().dead_letters.size()));
         }
       }
       continue;
@@ -295,6 +339,18 @@ void ApplyService::run() {
     if (!produce_dead_letters(*producer.value(), prefix + ".deadletter", report->dead_letters, settings.instance_id,
                               stop_, backoff)) {
       break;
+    }
+
+    parts_->dead_letters->add(static_cast<double>(report->dead_letters.size()));
+    const auto finished_ms = std::chrono::duration_cast<milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    for (const auto* record : batch) {
+      MetricHistogram* latency = source_of(record->topic);
+      if (latency == nullptr || record->timestamp_ms < 0) continue;
+      // Clamped: the producer's clock may be another machine's (a replay run elsewhere).
+      latency->observe(static_cast<double>(std::max(0LL, static_cast<long long>(finished_ms) - record->timestamp_ms)) /
+                       1000.0);
     }
 
     batcher.batch_applied();

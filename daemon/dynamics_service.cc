@@ -10,6 +10,7 @@
 #include "connectors/http/retrying_client.h"
 #include "connectors/kafka/kafka_producer.h"
 #include "daemon/engine_mapping.h"
+#include "daemon/metered_crm_transport.h"
 #include "daemon/metrics.h"
 #include "daemon/settings_from_config.h"
 #include "state/file_secret_provider.h"
@@ -24,7 +25,9 @@ struct DynamicsService::Parts {
   mapping::SecretProvider& secrets;
   state::StateDatabaseSettings state;
   std::shared_ptr<spdlog::logger> logger;
+  MetricsRegistry& metrics;
   MetricSeries& events;
+  MetricSeries& captured;
   MetricSeries& streaming;
   std::unique_ptr<connectors::http::HttpTransport> transport = nullptr;
   std::unique_ptr<connectors::http::RetryingHttpClient> http = nullptr;
@@ -45,9 +48,10 @@ std::unique_ptr<mapping::SecretProvider> dynamics_credential_files(const Dynamic
 DynamicsService::DynamicsService(const Config& config, mapping::SecretProvider& secrets,
                                  state::StateDatabaseSettings state, MetricsRegistry& metrics,
                                  std::shared_ptr<spdlog::logger> logger)
-    : parts_(new Parts{config, secrets, std::move(state), std::move(logger),
+    : parts_(new Parts{config, secrets, std::move(state), std::move(logger), metrics,
                        metrics.series("crmsync_dynamics_capture_events_total",
                                       "Record events the Dataverse capture produced to Kafka.", MetricType::counter),
+                       captured_events_series(metrics, "dynamics", "capture"),
                        metrics.series("crmsync_dynamics_capture_running",
                                       "Whether the Dataverse capture loop runs (1) or waits (0).", MetricType::gauge)}) {}
 
@@ -57,8 +61,11 @@ void DynamicsService::start() {
   const DynamicsSection& section = *parts_->config.dynamics;
   // The client first: the apply workers and operator commands use it with capture = false too.
   dv::DataverseSettings settings = dataverse_settings_from(section);
-  parts_->transport = connectors::http::make_curl_transport(
-      {section.ca_bundle, std::chrono::seconds(10), static_cast<int>(section.max_concurrent_requests)}, parts_->logger);
+  parts_->transport = std::make_unique<MeteredCrmTransport>(
+      connectors::http::make_curl_transport(
+          {section.ca_bundle, std::chrono::seconds(10), static_cast<int>(section.max_concurrent_requests)},
+          parts_->logger),
+      "dynamics", dataverse_api_budget_used, parts_->metrics);
   parts_->http = std::make_unique<connectors::http::RetryingHttpClient>(
       *parts_->transport, mapping::RetryPolicy{}, mapping::make_uniform_random(), connectors::http::real_sleeper(),
       parts_->logger);
@@ -136,7 +143,10 @@ std::optional<std::string> DynamicsService::fatal_error() const {
 }
 
 void DynamicsService::publish_metrics() {
-  if (parts_->capture) parts_->events.set(static_cast<double>(parts_->capture->probe().events_produced.load()));
+  if (!parts_->capture) return;
+  auto produced = static_cast<double>(parts_->capture->probe().events_produced.load());
+  parts_->events.set(produced);
+  parts_->captured.set(produced);
 }
 
 dv::DataverseClient* DynamicsService::client() { return parts_->client.get(); }

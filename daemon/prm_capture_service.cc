@@ -39,7 +39,9 @@ struct PrmCaptureService::Series {
                                    MetricType::gauge)),
         retained_wal(metrics.series("crmsync_prm_slot_retained_wal_bytes",
                                     "WAL the PRM server keeps for the capture's slot (-1 unknown).",
-                                    MetricType::gauge)) {}
+                                    MetricType::gauge)),
+        captured(captured_events_series(metrics, "prm", "capture")),
+        dead_lettered(dead_letters_series(metrics, "capture")) {}
   MetricSeries& events;
   MetricSeries& transactions;
   MetricSeries& echoes;
@@ -52,6 +54,8 @@ struct PrmCaptureService::Series {
   MetricSeries& lag_bytes;
   MetricSeries& lag_seconds;
   MetricSeries& retained_wal;
+  MetricSeries& captured;
+  MetricSeries& dead_lettered;
 };
 
 PrmCaptureService::PrmCaptureService(connectors::prm::PrmCaptureSettings settings,
@@ -105,6 +109,8 @@ void PrmCaptureService::publish_metrics() {
   if (!capture_) return;
   const auto& probe = capture_->probe();
   series_->events.set(static_cast<double>(probe.events_produced.load()));
+  series_->captured.set(static_cast<double>(probe.events_produced.load()));
+  series_->dead_lettered.set(static_cast<double>(probe.dead_letters.load()));
   series_->transactions.set(static_cast<double>(probe.transactions.load()));
   series_->echoes.set(static_cast<double>(probe.echo_transactions_skipped.load()));
   series_->dead_letters.set(static_cast<double>(probe.dead_letters.load()));

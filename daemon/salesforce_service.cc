@@ -9,6 +9,7 @@
 #include "connectors/salesforce/salesforce_capture.h"
 #include "connectors/salesforce/salesforce_client.h"
 #include "daemon/engine_mapping.h"
+#include "daemon/metered_crm_transport.h"
 #include "daemon/metrics.h"
 #include "daemon/settings_from_config.h"
 #include "state/file_secret_provider.h"
@@ -27,9 +28,12 @@ struct SalesforceService::Parts {
   std::unique_ptr<connectors::kafka::KafkaProducer> producer;
   sf::SalesforceCaptureSettings capture_settings;
   std::unique_ptr<sf::SalesforceCapture> capture;
+  MetricsRegistry& metrics;
   MetricSeries& used;
   MetricSeries& limit;
   MetricSeries& paused;
+  MetricSeries& captured;
+  std::uint64_t captured_by_earlier_captures = 0;  // a capture is created each time this replica leads
 };
 
 std::unique_ptr<mapping::SecretProvider> salesforce_credential_files(const SalesforceSection& section) {
@@ -44,6 +48,7 @@ SalesforceService::SalesforceService(const Config& config, mapping::SecretProvid
                                      state::StateDatabaseSettings state, MetricsRegistry& metrics,
                                      std::shared_ptr<spdlog::logger> logger)
     : parts_(new Parts{config, secrets, std::move(state), std::move(logger), nullptr, nullptr, nullptr, {}, nullptr,
+                       metrics,
                        metrics.series("crmsync_salesforce_api_requests_used",
                                       "The org's daily API requests used, as Sforce-Limit-Info last said.",
                                       MetricType::gauge),
@@ -51,14 +56,17 @@ SalesforceService::SalesforceService(const Config& config, mapping::SecretProvid
                                       MetricType::gauge),
                        metrics.series("crmsync_salesforce_writes_paused",
                                       "1 while Salesforce writes are paused by crmsync's API budget share.",
-                                      MetricType::gauge)}) {}
+                                      MetricType::gauge),
+                       captured_events_series(metrics, "salesforce", "capture")}) {}
 
 SalesforceService::~SalesforceService() { stop(); }
 
 void SalesforceService::start() {
   const SalesforceSection& section = *parts_->config.salesforce;
   sf::SalesforceSettings settings = salesforce_settings_from(section);
-  parts_->transport = connectors::http::make_curl_transport({section.ca_bundle, std::chrono::seconds(10), 8}, parts_->logger);
+  parts_->transport = std::make_unique<MeteredCrmTransport>(
+      connectors::http::make_curl_transport({section.ca_bundle, std::chrono::seconds(10), 8}, parts_->logger),
+      "salesforce", salesforce_api_budget_used, parts_->metrics);
   parts_->client = std::make_unique<sf::SalesforceClient>(settings, *parts_->transport, parts_->secrets, parts_->logger,
                                                           mapping::RetryPolicy{}, mapping::make_uniform_random(),
                                                           connectors::http::real_sleeper());
@@ -86,6 +94,7 @@ void SalesforceService::start() {
 
 void SalesforceService::start_capture() {
   if (!parts_->producer || thread_.joinable()) return;
+  if (parts_->capture) parts_->captured_by_earlier_captures += parts_->capture->events_produced();
   parts_->capture = std::make_unique<sf::SalesforceCapture>(parts_->capture_settings, *parts_->client,
                                                             *parts_->producer, parts_->state, parts_->logger);
   stop_ = false;
@@ -117,6 +126,9 @@ void SalesforceService::publish_metrics() {
     parts_->limit.set(static_cast<double>(usage->limit));
   }
   parts_->paused.set(parts_->client->writes_paused() ? 1 : 0);
+  if (parts_->capture) {
+    parts_->captured.set(static_cast<double>(parts_->captured_by_earlier_captures + parts_->capture->events_produced()));
+  }
 }
 
 sf::SalesforceClient* SalesforceService::client() { return parts_->client.get(); }

@@ -106,6 +106,7 @@ struct SharingSweep::Parts {
   MetricSeries* changes = nullptr;
   MetricSeries* passes = nullptr;
   MetricSeries* failures = nullptr;
+  MetricSeries* captured = nullptr;
 };
 
 SharingSweep::SharingSweep(SharingSweepSettings settings, std::unique_ptr<CrmSharingSource> source,
@@ -113,7 +114,7 @@ SharingSweep::SharingSweep(SharingSweepSettings settings, std::unique_ptr<CrmSha
                            connectors::kafka::KafkaSettings kafka, MetricsRegistry& metrics,
                            std::shared_ptr<spdlog::logger> logger)
     : parts_(new Parts{std::move(settings), std::move(source), std::move(principals), std::move(state),
-                       std::move(kafka), std::move(logger), nullptr, nullptr, nullptr, nullptr, nullptr}) {
+                       std::move(kafka), std::move(logger), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}) {
   std::string side(mapping::to_string(parts_->source->side()));
   parts_->changes = &metrics.series("crmsync_sharing_changes_found_total",
                                     "Sharing changes the sharing sweep found made in a CRM.", MetricType::counter,
@@ -123,6 +124,7 @@ SharingSweep::SharingSweep(SharingSweepSettings settings, std::unique_ptr<CrmSha
   parts_->failures = &metrics.series("crmsync_sharing_sweep_failures_total",
                                      "Sharing sweeps that failed (retried at the next interval).", MetricType::counter,
                                      {{"crm", side}});
+  parts_->captured = &captured_events_series(metrics, side, "sharing_sweep");
 }
 
 SharingSweep::~SharingSweep() { stop(); }
@@ -244,6 +246,7 @@ mapping::Result<SweepCounts> SharingSweep::sweep_once() {
                                           side_name, produce_failures)};
   }
   parts.changes->add(static_cast<double>(counts.changes));
+  parts.captured->add(static_cast<double>(counts.changes));
   parts.passes->increment();
   return counts;
 }

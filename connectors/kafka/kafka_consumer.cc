@@ -1,5 +1,7 @@
 #include "connectors/kafka/kafka_consumer.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -63,6 +65,10 @@ mapping::Result<std::optional<ConsumedRecord>> KafkaConsumer::poll(std::chrono::
       if (message->payload() != nullptr) {
         record.value.assign(static_cast<const char*>(message->payload()), message->len());
       }
+      if (RdKafka::MessageTimestamp stamp = message->timestamp();
+          stamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+        record.timestamp_ms = stamp.timestamp;
+      }
       return std::optional<ConsumedRecord>(std::move(record));
     }
     case RdKafka::ERR__TIMED_OUT:
@@ -94,6 +100,27 @@ mapping::Status KafkaConsumer::commit(const ConsumedRecord& record) {
                                                    record.topic, record.partition));
   }
   return mapping::ok_status();
+}
+
+long long KafkaConsumer::unread_records() {
+  std::vector<RdKafka::TopicPartition*> partitions;
+  if (impl_->closed || impl_->consumer->assignment(partitions) != RdKafka::ERR_NO_ERROR) return 0;
+  long long unread = 0;
+  if (!partitions.empty() && impl_->consumer->position(partitions) == RdKafka::ERR_NO_ERROR) {
+    for (const auto* partition : partitions) {
+      int64_t low = 0;
+      int64_t high = 0;
+      if (partition->offset() < 0 ||
+          impl_->consumer->get_watermark_offsets(partition->topic(), partition->partition(), &low, &high) !=
+              RdKafka::ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
+      unread += std::max<int64_t>(0, high - partition->offset());
+    }
+  }
+  RdKafka::TopicPartition::destroy(partitions);
+  return unread;
 }
 
 void KafkaConsumer::close() {

@@ -21,6 +21,7 @@ struct ConsumedRecord {
   long long offset = -1;
   std::string key;
   std::string value;
+  long long timestamp_ms = -1;  // the record's timestamp (producer create time), -1 when unknown
 };
 
 // A member of a Kafka consumer group with manual offset commits: an offset is committed only
@@ -46,6 +47,11 @@ class KafkaConsumer {
 
   // Commits (synchronously) the position after `record` for its partition.
   mapping::Status commit(const ConsumedRecord& record);
+
+  // Records in the assigned partitions not yet returned by poll(): each partition's high
+  // watermark (as last fetched) minus the consumer's position, summed; partitions without a
+  // position or watermark yet are left out. Local (no broker round trip).
+  long long unread_records();
 
   // Leaves the group (revoking partitions); idempotent.
   void close();

@@ -206,6 +206,7 @@ mapping::Result<std::size_t> SalesforceCapture::poll_object(const SalesforceCapt
   }
   if (auto flushed = producer_.flush(std::chrono::minutes(2)); !flushed) return flushed.error();
   if (failure->has_value()) return **failure;
+  events_produced_.fetch_add(events.size(), std::memory_order_relaxed);
   // Everything up to `newest` is in Kafka: the cursor may move.
   auto saved = state_->execute("INSERT INTO " + schema + ".salesforce_cursors (org, object, modstamp, last_id) VALUES ($1, $2, $3, $4) "
                                "ON CONFLICT (org, object) DO UPDATE SET modstamp = EXCLUDED.modstamp, last_id = EXCLUDED.last_id, updated_at = now()",

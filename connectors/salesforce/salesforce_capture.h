@@ -61,6 +61,9 @@ class SalesforceCapture {
   // Polls every poll_interval until `stop`.
   mapping::Status run(const std::atomic<bool>& stop);
 
+  // Events produced to Kafka (acknowledged) since construction; read by any thread (/metrics).
+  std::uint64_t events_produced() const { return events_produced_.load(std::memory_order_relaxed); }
+
  private:
   struct Cursor {
     std::string modstamp;  // as Salesforce printed it
@@ -76,6 +79,7 @@ class SalesforceCapture {
   std::unique_ptr<state::StateDatabase> state_;
   // Per object: Id → (SystemModstamp, content hash) of what was sent inside the overlap window.
   std::map<mapping::ObjectKind, std::map<std::string, std::pair<std::string, std::string>>> sent_;
+  std::atomic<std::uint64_t> events_produced_{0};
 };
 
 // Salesforce date-time text ("2026-11-27T23:28:09.000+0000") as Unix milliseconds; nothing if

@@ -11,6 +11,16 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::SyncEngine;
 
+// The value of one series (`name{labels}` exactly as rendered) on a /metrics page.
+std::optional<double> metric_value(const std::string& page, const std::string& series) {
+  std::size_t at = 0;
+  while ((at = page.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + series.size() + 1));
+    at += series.size();
+  }
+  return std::nullopt;
+}
+
 TEST_F(SyncEngine, CreatesUpdatesAndDeletesFromEachSideArriveOnTheOtherTwo) {
   ASSERT_NO_FATAL_FAILURE(start(write_config()));
 
@@ -109,6 +119,34 @@ TEST_F(SyncEngine, CreatesUpdatesAndDeletesFromEachSideArriveOnTheOtherTwo) {
   // Nothing came back as a new change: our own writes were recognised.
   EXPECT_GT(journal_count("applied"), 5);
   EXPECT_EQ(journal_count("dead_lettered"), 0) << crmsync->output();
+
+  // The metrics an operator watches (docs/deployment.md "Metrics") saw this traffic. The gauges
+  // read from the state DB and the consumer are published every few seconds.
+  std::string page;
+  ASSERT_TRUE(eventually([&] {
+    auto metrics = testing::http_get(port, "/metrics");
+    if (!metrics) return false;
+    page = metrics->body;
+    return metric_value(page, "crmsync_consumer_lag").has_value() &&
+           metric_value(page, "crmsync_conflicts_open").has_value() &&
+           metric_value(page, R"(crmsync_events_captured_total{source="dynamics",via="capture"})").value_or(0) >= 2;
+  })) << page;
+  EXPECT_GE(metric_value(page, R"(crmsync_events_captured_total{source="prm",via="capture"})").value_or(0), 4) << page;
+  EXPECT_GE(metric_value(page, R"(crmsync_events_captured_total{source="salesforce",via="capture"})").value_or(0), 2)
+      << page;
+  EXPECT_GE(metric_value(page, R"(crmsync_apply_latency_seconds_count{source="prm"})").value_or(0), 4) << page;
+  EXPECT_GE(metric_value(page, R"(crmsync_apply_latency_seconds_bucket{source="prm",le="+Inf"})").value_or(0), 4);
+  EXPECT_GT(metric_value(page, R"(crmsync_apply_latency_seconds_sum{source="prm"})").value_or(0), 0) << page;
+  EXPECT_GE(metric_value(page, R"(crmsync_apply_latency_seconds_count{source="salesforce"})").value_or(0), 2);
+  EXPECT_GT(metric_value(page, R"(crmsync_api_calls_total{crm="salesforce",outcome="ok"})").value_or(0), 5) << page;
+  EXPECT_GT(metric_value(page, R"(crmsync_api_calls_total{crm="dynamics",outcome="ok"})").value_or(0), 5) << page;
+  double budget = metric_value(page, R"(crmsync_api_budget_ratio{crm="salesforce"})").value_or(-1);
+  EXPECT_GT(budget, 0) << page;
+  EXPECT_LE(budget, 1) << page;
+  EXPECT_GE(metric_value(page, "crmsync_consumer_lag").value_or(-1), 0);
+  EXPECT_EQ(metric_value(page, "crmsync_conflicts_open"), 0.0);
+  EXPECT_EQ(metric_value(page, R"(crmsync_deadletters_total{stage="apply"})"), 0.0) << page;
+  EXPECT_THAT(page, ::testing::HasSubstr("# TYPE crmsync_apply_latency_seconds histogram\n"));
   stop();
 }
 
@@ -159,6 +197,13 @@ TEST_F(SyncEngine, ConcurrentEditsResolveByEachFieldsPolicy) {
                          "record_id = $1 AND policy = 'crm_wins'", {deal}), "1");
   EXPECT_EQ(state_scalar("SELECT count(*) FROM " + name + ".journal WHERE kind = 'conflict' AND "
                          "record_id = $1 AND policy = 'manual'", {deal}), "1");
+  // The open one shows on /metrics (published every few seconds).
+  std::optional<double> open;
+  EXPECT_TRUE(eventually([&] {
+    auto metrics = testing::http_get(port, "/metrics");
+    open = metrics ? metric_value(metrics->body, "crmsync_conflicts_open") : std::nullopt;
+    return open == 1.0;
+  })) << "crmsync_conflicts_open=" << open.value_or(-1);
   stop();
 }
 
@@ -374,6 +419,12 @@ TEST_F(SyncEngine, PermanentlyFailingEventsAreDeadLetteredAndDoNotBlockTheirPart
     return scalar("SELECT count(*) FROM prm.accounts WHERE name = $1", {name + " after the bad ones"}) == "1";
   })) << crmsync->output();
   EXPECT_EQ(journal_count("dead_lettered"), 2);
+  std::optional<double> dead_lettered;
+  EXPECT_TRUE(eventually([&] {
+    auto metrics = testing::http_get(port, "/metrics");
+    dead_lettered = metrics ? metric_value(metrics->body, R"(crmsync_deadletters_total{stage="apply"})") : std::nullopt;
+    return dead_lettered == 2.0;
+  })) << "crmsync_deadletters_total{stage=\"apply\"}=" << dead_lettered.value_or(-1);
 
   // Both are on the dead-letter topic with their reason.
   auto consumer = connectors::kafka::KafkaConsumer::create(kafka, testing::unique_name("dl"), logging.logger("c"));
