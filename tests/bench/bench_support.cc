@@ -2,7 +2,15 @@
 
 #include <rapidjson/document.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <vector>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -76,6 +84,58 @@ EmulatorCallCounters emulator_counters(connectors::http::HttpTransport& transpor
     }
   }
   return counters;
+}
+
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<std::int64_t> parse_salesforce_datetime(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &millis) != 7) {
+    return std::nullopt;
+  }
+  if (text.size() < 24 || (text.compare(23, std::string::npos, "+0000") != 0 && text.compare(23, std::string::npos, "Z") != 0)) {
+    return std::nullopt;  // the emulator prints UTC; another zone would need handling here
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + millis;
+}
+
+ProcessUsage process_usage(pid_t pid) {
+  ProcessUsage usage;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
+  // Fields after the command name (which may hold spaces), from field 3 (state) on.
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::vector<std::string> fields{std::istream_iterator<std::string>(rest), {}};
+  if (fields.size() < 13) throw std::runtime_error("unexpected /proc/<pid>/stat: " + line);
+  double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  usage.cpu_seconds = (std::stod(fields[11]) + std::stod(fields[12])) / ticks;  // fields 14 and 15
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) usage.peak_rss_mb = std::stod(line.substr(6)) / 1024.0;  // kB
+  }
+  return usage;
+}
+
+double metric_sum(const std::string& body, const std::string& metric) {
+  double sum = 0;
+  std::istringstream lines(body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(metric, 0) != 0) continue;
+    char next = line.size() > metric.size() ? line[metric.size()] : '\0';
+    if (next != ' ' && next != '{') continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
 }
 
 }  // namespace crmsync::bench

@@ -1,6 +1,10 @@
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,5 +49,22 @@ struct EmulatorCallCounters {
 // Zeroes the counters of the emulator at `base_url`.
 void reset_emulator_counters(connectors::http::HttpTransport& transport, const std::string& base_url);
 EmulatorCallCounters emulator_counters(connectors::http::HttpTransport& transport, const std::string& base_url);
+
+// Microseconds since the epoch (the system clock: comparable with the emulators' timestamps).
+std::int64_t now_us();
+
+// "2026-11-28T10:00:01.123+0000" (or …Z), as Salesforce prints SystemModstamp → milliseconds
+// since the epoch; nothing if malformed or not UTC.
+std::optional<std::int64_t> parse_salesforce_datetime(const std::string& text);
+
+// What /proc says about a process (the daemon under benchmark).
+struct ProcessUsage {
+  double cpu_seconds = 0;  // utime + stime
+  double peak_rss_mb = 0;  // VmHWM
+};
+ProcessUsage process_usage(pid_t pid);
+
+// Sum of the Prometheus samples whose name is `metric` (any labels) in a /metrics body.
+double metric_sum(const std::string& body, const std::string& metric);
 
 }  // namespace crmsync::bench

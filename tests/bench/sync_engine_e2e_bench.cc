@@ -58,65 +58,6 @@ constexpr const char* kJournalKey = "Y3Jtc3luYy1iZW5jaC1lMmUtam91cm5hbC1rZXktMzI
 constexpr const char* kClientSecret = "crmsync-emulator-secret";
 constexpr long kPhase2AmountBase = 1'000'000;  // above every phase-1 amount
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// "2026-11-28T10:00:01.123+0000" (or …Z) → milliseconds since the epoch; nothing if malformed.
-std::optional<std::int64_t> parse_salesforce_datetime(const std::string& text) {
-  std::tm tm{};
-  int millis = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &millis) != 7) {
-    return std::nullopt;
-  }
-  if (text.size() < 24 || (text.compare(23, std::string::npos, "+0000") != 0 && text.compare(23, std::string::npos, "Z") != 0)) {
-    return std::nullopt;  // the emulator prints UTC; another zone would need handling here
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + millis;
-}
-
-// What /proc says about the daemon process.
-struct ProcessUsage {
-  double cpu_seconds = 0;  // utime + stime
-  double peak_rss_mb = 0;  // VmHWM
-};
-
-ProcessUsage process_usage(pid_t pid) {
-  ProcessUsage usage;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
-  // Fields after the command name (which may hold spaces), from field 3 (state) on.
-  std::istringstream rest(line.substr(line.rfind(')') + 2));
-  std::vector<std::string> fields{std::istream_iterator<std::string>(rest), {}};
-  if (fields.size() < 13) throw std::runtime_error("unexpected /proc/<pid>/stat: " + line);
-  double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  usage.cpu_seconds = (std::stod(fields[11]) + std::stod(fields[12])) / ticks;  // fields 14 and 15
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) usage.peak_rss_mb = std::stod(line.substr(6)) / 1024.0;  // kB
-  }
-  return usage;
-}
-
-// Sum of the Prometheus samples whose name is `metric` (any labels) in a /metrics body.
-double metric_sum(const std::string& body, const std::string& metric) {
-  double sum = 0;
-  std::istringstream lines(body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(metric, 0) != 0) continue;
-    char next = line.size() > metric.size() ? line[metric.size()] : '\0';
-    if (next != ' ' && next != '{') continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
-}
-
 // The PRM rows, state schema, slot, emulator, daemon and files of one run; removed when it ends,
 // however it ends (the daemon stops first, while the emulator still answers).
 struct RunResources {
@@ -269,7 +210,7 @@ int run(int argc, char** argv) {
     if (Clock::now() > deadline) throw fail("crmsync's PRM capture did not start streaming within 90 s");
   }
   const pid_t pid = run.daemon->pid();
-  ProcessUsage at_start = process_usage(pid);
+  bench::ProcessUsage at_start = bench::process_usage(pid);
 
   // One account first, so that every deal finds its account on Salesforce.
   std::string account = bench::scalar(
@@ -295,9 +236,9 @@ int run(int argc, char** argv) {
                   "modified_by_kind) SELECT $1, $2 || ' ' || g, g, 'Prospecting', '2027-03-31', $3, 'internal_user' "
                   "FROM generate_series($4::bigint, $5::bigint) g",
                   {account, tag + " deal", run.org, std::to_string(start), std::to_string(last)});
-    if (first_commit_us == 0) first_commit_us = now_us();
+    if (first_commit_us == 0) first_commit_us = bench::now_us();
   }
-  const std::int64_t inserted_us = now_us();
+  const std::int64_t inserted_us = bench::now_us();
   long long held = 0;
   long long previous = -1;
   auto progress_at = Clock::now();
@@ -313,10 +254,10 @@ int run(int argc, char** argv) {
     }
     std::this_thread::sleep_for(milliseconds(200));
   }
-  const std::int64_t all_held_us = now_us();
+  const std::int64_t all_held_us = bench::now_us();
   const double bulk_seconds = static_cast<double>(all_held_us - first_commit_us) / 1e6;
   const auto bulk_counters = bench::emulator_counters(*transport, emulator.base_url());
-  ProcessUsage after_bulk = process_usage(pid);
+  bench::ProcessUsage after_bulk = bench::process_usage(pid);
 
   // Let the engine settle (echoes of its own writes come back through the Salesforce capture)
   // before the fixed load, so that phase 2 measures the load and not phase 1's tail.
@@ -324,8 +265,8 @@ int run(int argc, char** argv) {
   {
     auto activity = [&] {
       std::string body = metrics();
-      return metric_sum(body, "crmsync_events_applied_total") + metric_sum(body, "crmsync_apply_batches_total") +
-             metric_sum(body, "crmsync_prm_capture_events_total");
+      return bench::metric_sum(body, "crmsync_events_applied_total") + bench::metric_sum(body, "crmsync_apply_batches_total") +
+             bench::metric_sum(body, "crmsync_prm_capture_events_total");
     };
     double last_seen = activity();
     auto quiet_since = Clock::now();
@@ -358,7 +299,7 @@ int run(int argc, char** argv) {
                                    "WHERE id = $1::uuid",
                                    {ids[static_cast<std::size_t>(i)], std::to_string(kPhase2AmountBase + i)});
     if (!updated) throw fail("phase 2: update " + std::to_string(i) + ": " + updated.error().message);
-    commit_us[static_cast<std::size_t>(i)] = now_us();
+    commit_us[static_cast<std::size_t>(i)] = bench::now_us();
   }
   const double load_elapsed = std::chrono::duration<double>(Clock::now() - load_started).count();
 
@@ -375,7 +316,7 @@ int run(int argc, char** argv) {
     }
     std::this_thread::sleep_for(seconds(1));
   }
-  ProcessUsage at_end = process_usage(pid);
+  bench::ProcessUsage at_end = bench::process_usage(pid);
   auto read = salesforce.read(mapping::ObjectKind::deal, ids, {"Amount"});
   if (!read) throw fail("phase 2: reading the updated Opportunities: " + read.error().message);
   std::map<std::string, std::size_t> index_of;
@@ -383,7 +324,7 @@ int run(int argc, char** argv) {
   std::vector<double> latencies_ms;
   for (const auto& record : read.value()) {
     auto at = index_of.find(record.prm_id);
-    auto stamped = parse_salesforce_datetime(record.version);
+    auto stamped = bench::parse_salesforce_datetime(record.version);
     if (at == index_of.end() || !stamped) continue;
     std::string amount;
     for (const auto& field : record.fields) {
