@@ -7,6 +7,7 @@ namespace crmsync::daemon {
 
 class Readiness;
 class MetricsRegistry;
+class SupervisorPulse;
 
 struct AdminResponse {
   int status = 200;
@@ -15,18 +16,21 @@ struct AdminResponse {
 };
 
 // What the admin endpoint answers, independent of HTTP transport:
-//   GET /healthz  200 while the process is alive (liveness: it answers)
+//   GET /healthz  200 while the process is alive: it answers and its supervisor makes progress
+//                 (SupervisorPulse); 503 with the stall's length once it does not
 //   GET /readyz   200 when every dependency is up and not draining, else 503; JSON detail
 //   GET /metrics  Prometheus text format 0.0.4
 // Anything else is 404; a method other than GET or HEAD on a known path is 405.
 class AdminRoutes {
  public:
-  AdminRoutes(const Readiness& readiness, const MetricsRegistry& metrics);
+  // `pulse` may be null (liveness is then the HTTP answer alone).
+  AdminRoutes(const Readiness& readiness, const MetricsRegistry& metrics, const SupervisorPulse* pulse = nullptr);
   AdminResponse handle(std::string_view method, std::string_view target) const;
 
  private:
   const Readiness& readiness_;
   const MetricsRegistry& metrics_;
+  const SupervisorPulse* pulse_;
 };
 
 }  // namespace crmsync::daemon

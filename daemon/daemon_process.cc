@@ -17,6 +17,7 @@
 #include "daemon/metrics.h"
 #include "daemon/prm_capture_service.h"
 #include "daemon/readiness.h"
+#include "daemon/supervisor_pulse.h"
 #include "daemon/dynamics_service.h"
 #include "daemon/salesforce_service.h"
 #include "daemon/secret_reloader.h"
@@ -127,7 +128,14 @@ int DaemonProcess::run() {
                                                 MetricType::counter, {{"outcome", "rejected"}});
 
   Readiness readiness;
-  AdminRoutes routes(readiness, metrics);
+  SystemdNotifier systemd;
+  // Liveness and systemd's watchdog share one test: the supervisor completed a round within this
+  // long (a round may take its dependency checks' timeouts and a retry backoff).
+  const milliseconds supervisor_stall_limit =
+      std::chrono::duration_cast<milliseconds>(systemd.watchdog_interval().value_or(std::chrono::seconds(30))) +
+      config_.daemon.health_check_interval + 2 * config_.daemon.dependency_timeout + config_.daemon.retry_max_backoff;
+  SupervisorPulse pulse(supervisor_stall_limit);
+  AdminRoutes routes(readiness, metrics, &pulse);
   AdminServer admin(routes, logging_.logger("admin"));
   try {
     admin.start(config_.admin.host, config_.admin.port);
@@ -335,7 +343,6 @@ int DaemonProcess::run() {
     leadership->start();
   }
 
-  SystemdNotifier systemd;
   systemd.ready("started; waiting for the state database and Kafka");
   milliseconds tick(1000);
   if (auto watchdog = systemd.watchdog_interval()) {
@@ -443,12 +450,11 @@ int DaemonProcess::run() {
       systemd.status(is_ready ? "ready" : "not ready: " + readiness.to_json());
       was_ready = is_ready;
     }
-    if (auto watchdog = systemd.watchdog_interval()) {
-      // Ping only while the supervisor loop makes progress: a wedged process should be
-      // restarted by systemd, not kept alive by a main thread that merely waits for signals.
-      auto stale_after = *watchdog + config_.daemon.health_check_interval +
-                         2 * config_.daemon.dependency_timeout + config_.daemon.retry_max_backoff;
-      if (Clock::now() - supervisor.last_round_finished() < stale_after) systemd.watchdog_ping();
+    // Beat (and ping systemd's watchdog) only while the supervisor makes progress: a wedged
+    // process should be restarted, not kept alive by a main thread that merely waits for signals.
+    if (Clock::now() - supervisor.last_round_finished() < supervisor_stall_limit) {
+      pulse.beat();
+      if (systemd.watchdog_interval()) systemd.watchdog_ping();
     }
   }
 

@@ -4,6 +4,7 @@
 #include "daemon/admin_routes.h"
 #include "daemon/metrics.h"
 #include "daemon/readiness.h"
+#include "daemon/supervisor_pulse.h"
 
 namespace crmsync::daemon {
 namespace {
@@ -66,6 +67,27 @@ TEST(Readiness, DetailIsValidJsonEvenWithHostileText) {
   EXPECT_EQ(readiness.to_json(),
             "{\"ready\":false,\"draining\":false,\"checks\":{\"state_db\":{\"up\":false,"
             "\"detail\":\"quote\\\" backslash\\\\ newline\\n ctrl\\u0001\"}}}");
+}
+
+TEST(AdminRoutesLiveness, HealthzFailsOnceTheSupervisorStallsAndRecoversWithItsNextBeat) {
+  Readiness readiness;
+  MetricsRegistry metrics;
+  auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  SupervisorPulse pulse(std::chrono::seconds(90), [&] { return now; });
+  AdminRoutes routes(readiness, metrics, &pulse);
+  EXPECT_EQ(routes.handle("GET", "/healthz").status, 200);  // start-up: no beat yet
+  now += std::chrono::minutes(10);
+  EXPECT_EQ(routes.handle("GET", "/healthz").status, 200);
+  pulse.beat();
+  now += std::chrono::seconds(90);
+  EXPECT_EQ(routes.handle("GET", "/healthz").status, 200);  // at the limit: still alive
+  now += std::chrono::seconds(31);
+  AdminResponse stalled = routes.handle("GET", "/healthz");
+  EXPECT_EQ(stalled.status, 503);
+  EXPECT_THAT(stalled.body, HasSubstr("no progress for 121 s (limit 90 s)"));
+  EXPECT_EQ(routes.handle("GET", "/readyz").status, 200);  // readiness is about dependencies only
+  pulse.beat();
+  EXPECT_EQ(routes.handle("GET", "/healthz").status, 200);
 }
 
 }  // namespace
