@@ -463,6 +463,8 @@ int DaemonProcess::run() {
   readiness.set_draining();
   ready_gauge.set(0);
   systemd.stopping("draining");
+  if (salesforce) salesforce->begin_shutdown();
+  if (dynamics) dynamics->begin_shutdown();
   stop_capture();  // stop intake: drain in-flight events to Kafka and confirm them
   if (leadership) leadership->stop();  // closing its session hands the capture lock to a standby at once
   if (apply) apply->stop();  // finish (or give up) the batch in flight; uncommitted events are re-delivered

@@ -37,6 +37,8 @@ struct DynamicsService::Parts {
   std::unique_ptr<state::StateDatabase> database = nullptr;
   std::unique_ptr<dv::DeltaLinkStore> links = nullptr;
   std::unique_ptr<dv::DataverseCapture> capture = nullptr;
+  // Set by begin_shutdown(): the client's retry waits end and nothing more is retried.
+  std::shared_ptr<std::atomic<bool>> shutting_down = std::make_shared<std::atomic<bool>>(false);
 };
 
 std::unique_ptr<mapping::SecretProvider> dynamics_credential_files(const DynamicsSection& section) {
@@ -67,8 +69,8 @@ void DynamicsService::start() {
           parts_->logger),
       "dynamics", dataverse_api_budget_used, parts_->metrics);
   parts_->http = std::make_unique<connectors::http::RetryingHttpClient>(
-      *parts_->transport, mapping::RetryPolicy{}, mapping::make_uniform_random(), connectors::http::real_sleeper(),
-      parts_->logger);
+      *parts_->transport, mapping::RetryPolicy{}, mapping::make_uniform_random(),
+      connectors::http::interruptible_sleeper(parts_->shutting_down), parts_->logger);
   parts_->tokens = std::make_unique<dv::DataverseTokenClient>(settings, *parts_->http, parts_->secrets, parts_->logger);
   parts_->client = std::make_unique<dv::DataverseClient>(settings, *parts_->http, *parts_->tokens);
   if (!section.capture) return;
@@ -134,6 +136,8 @@ void DynamicsService::stop_capture() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
 }
+
+void DynamicsService::begin_shutdown() { parts_->shutting_down->store(true); }
 
 void DynamicsService::stop() { stop_capture(); }
 

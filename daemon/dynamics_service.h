@@ -41,6 +41,10 @@ class DynamicsService {
   // Starts the capture thread (nothing before start(), or if it runs already).
   void start_capture();
   void stop_capture();
+  // The process is stopping: waits before retrying a CRM request end at once and no further
+  // attempt is made (the apply batch in flight gives up and is delivered again later), so that
+  // draining fits in daemon.shutdown_grace. Call before stop_capture().
+  void begin_shutdown();
   void stop();
   std::optional<std::string> fatal_error() const;
   // The connector's client (thread-safe), shared with the apply worker; null before start().

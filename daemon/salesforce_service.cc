@@ -34,6 +34,8 @@ struct SalesforceService::Parts {
   MetricSeries& paused;
   MetricSeries& captured;
   std::uint64_t captured_by_earlier_captures = 0;  // a capture is created each time this replica leads
+  // Set by begin_shutdown(): the client's retry waits end and nothing more is retried.
+  std::shared_ptr<std::atomic<bool>> shutting_down = std::make_shared<std::atomic<bool>>(false);
 };
 
 std::unique_ptr<mapping::SecretProvider> salesforce_credential_files(const SalesforceSection& section) {
@@ -69,7 +71,7 @@ void SalesforceService::start() {
       "salesforce", salesforce_api_budget_used, parts_->metrics);
   parts_->client = std::make_unique<sf::SalesforceClient>(settings, *parts_->transport, parts_->secrets, parts_->logger,
                                                           mapping::RetryPolicy{}, mapping::make_uniform_random(),
-                                                          connectors::http::real_sleeper());
+                                                          connectors::http::interruptible_sleeper(parts_->shutting_down));
   if (!section.capture) return;
   auto producer = connectors::kafka::KafkaProducer::create(kafka_settings_from(parts_->config), parts_->logger);
   if (!producer) throw std::runtime_error("salesforce capture: " + producer.error().message);
@@ -111,6 +113,8 @@ void SalesforceService::stop_capture() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
 }
+
+void SalesforceService::begin_shutdown() { parts_->shutting_down->store(true); }
 
 void SalesforceService::stop() { stop_capture(); }
 

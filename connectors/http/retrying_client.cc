@@ -33,7 +33,22 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
 }
 
 Sleeper real_sleeper() {
-  return [](std::chrono::milliseconds duration) { std::this_thread::sleep_for(duration); };
+  return [](std::chrono::milliseconds duration) {
+    std::this_thread::sleep_for(duration);
+    return true;
+  };
+}
+
+Sleeper interruptible_sleeper(std::shared_ptr<const std::atomic<bool>> interrupt) {
+  return [interrupt = std::move(interrupt)](std::chrono::milliseconds duration) {
+    const auto until = std::chrono::steady_clock::now() + duration;
+    while (!interrupt->load()) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= until) return true;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
+    }
+    return false;
+  };
 }
 
 RetryingHttpClient::RetryingHttpClient(HttpTransport& transport, mapping::RetryPolicy policy,
@@ -88,7 +103,10 @@ mapping::Result<HttpResponse> RetryingHttpClient::call(const std::function<HttpR
     }
     logger_->warn("retrying request=\"{}\" attempt={} wait_ms={} kind={} reason=\"{}\"", request.description,
                   attempt + 1, wait.count(), mapping::to_string(failure.error_class), failure.message);
-    sleep_(wait);
+    if (!sleep_(wait)) {
+      return SyncError{failure.error_class,
+                       fmt::format("{} (not retried: shutting down, after {} attempt(s))", failure.message, attempt + 1)};
+    }
   }
 }
 

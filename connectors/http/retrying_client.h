@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -32,7 +33,9 @@ struct ResponseVerdict {
 };
 
 using ResponseClassifier = std::function<ResponseVerdict(const HttpResponse&)>;
-using Sleeper = std::function<void(std::chrono::milliseconds)>;
+// Waits before a retry; returns false when woken early because the owner is shutting down (no
+// further attempt is made then).
+using Sleeper = std::function<bool(std::chrono::milliseconds)>;
 
 // Sends a request until it succeeds, fails for good, or the caller's deadline would pass:
 // retryable failures (transport errors, what the classifier calls retry) wait per RetryPolicy
@@ -63,5 +66,9 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
 
 // The production sleeper.
 Sleeper real_sleeper();
+// The production sleeper for a component that drains on shutdown: it wakes (and answers false)
+// within 50 ms of `interrupt` being set, so a retry backoff or a server's long Retry-After does not
+// hold a stopping daemon past its shutdown grace.
+Sleeper interruptible_sleeper(std::shared_ptr<const std::atomic<bool>> interrupt);
 
 }  // namespace crmsync::connectors::http

@@ -84,8 +84,13 @@ mapping::Result<std::string> make_jwt_assertion(const std::string& client_id, co
 }
 
 SalesforceSession::SalesforceSession(SalesforceSettings settings, http::HttpTransport& transport,
-                                     mapping::SecretProvider& secrets, std::shared_ptr<spdlog::logger> logger)
-    : settings_(std::move(settings)), transport_(transport), secrets_(secrets), logger_(std::move(logger)) {}
+                                     mapping::SecretProvider& secrets, std::shared_ptr<spdlog::logger> logger,
+                                     http::Sleeper sleep)
+    : settings_(std::move(settings)),
+      transport_(transport),
+      secrets_(secrets),
+      logger_(std::move(logger)),
+      sleep_(std::move(sleep)) {}
 
 mapping::Result<std::string> SalesforceSession::token_request_body() {
   std::string id = "client_id=" + http::percent_encode(settings_.client_id);
@@ -122,7 +127,7 @@ mapping::Result<SalesforceToken> SalesforceSession::request_token(http::Deadline
   if (!body) return body.error();
   mapping::SecretString secret_body(std::move(body).value());
   http::RetryingHttpClient client(transport_, mapping::RetryPolicy{std::chrono::milliseconds(500), std::chrono::seconds(10)},
-                                  mapping::make_uniform_random(), http::real_sleeper(), logger_);
+                                  mapping::make_uniform_random(), sleep_, logger_);
   auto answer = client.call(
       [&] {
         return http::HttpRequest{"POST",

@@ -29,8 +29,10 @@ struct SalesforceToken {
 // Thread-safe.
 class SalesforceSession {
  public:
+  // `sleep` waits between token request retries (http::real_sleeper(), or an interruptible one).
   SalesforceSession(SalesforceSettings settings, http::HttpTransport& transport,
-                    mapping::SecretProvider& secrets, std::shared_ptr<spdlog::logger> logger);
+                    mapping::SecretProvider& secrets, std::shared_ptr<spdlog::logger> logger,
+                    http::Sleeper sleep = http::real_sleeper());
 
   mapping::Result<SalesforceToken> token(http::Deadline deadline);
   // Drops the token (Salesforce answered INVALID_SESSION_ID) and obtains a new one.
@@ -44,6 +46,7 @@ class SalesforceSession {
   http::HttpTransport& transport_;
   mapping::SecretProvider& secrets_;
   std::shared_ptr<spdlog::logger> logger_;
+  http::Sleeper sleep_;
   std::mutex mutex_;
   std::optional<SalesforceToken> token_;
 };

@@ -133,6 +133,38 @@ TEST_F(CrmInTheDaemon, SalesforceChangesAreCapturedAndTheApiUsageReported) {
       << "the canary check covered debug lines";
 }
 
+// SIGTERM while the Salesforce capture waits out a long Retry-After: the wait ends at once and the
+// daemon drains within daemon.shutdown_grace and exits 0 (it used to sleep the whole wait and
+// overrun the grace, exiting 1).
+TEST_F(CrmInTheDaemon, ASigtermDuringARetryWaitDrainsWithinTheShutdownGrace) {
+  testing::CrmEmulator emulator("salesforce", {"--client-secret", kClientSecret});
+  auto transport = connectors::http::make_curl_transport({emulator.ca_file(), seconds(5), 2}, logging.logger("http"));
+  auto fault = transport->send({"POST",
+                                emulator.base_url() + "/_emulator/faults",
+                                {{"Content-Type", "application/json"}},
+                                R"({"method":"GET","path":"/services/data/*/query*","status":503,"retry_after":120})",
+                                "add fault"},
+                               std::chrono::steady_clock::now() + seconds(10));
+  ASSERT_TRUE(fault.ok() && fault.value().status == 200) << (fault ? fault.value().body : fault.error().message);
+  std::string config = write_config("[daemon]\nshutdown_grace = \"5s\"\nleader_retry_interval = \"1s\"\n"
+                                    "[salesforce]\nlogin_url = \"" + emulator.base_url() +
+                                    "\"\nclient_id = \"crmsync-emulator-client\"\nclient_secret_file = \"" +
+                                    secret_file.string() + "\"\nca_bundle = \"" + emulator.ca_file() +
+                                    "\"\npoll_interval = \"500ms\"\n");
+  testing::ChildProcess crmsync(CRMSYNC_BINARY, {"run", "--config", config});
+  auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (crmsync.output().find("wait_ms=120000") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_THAT(crmsync.output(), HasSubstr("wait_ms=120000")) << "the capture never started waiting out Retry-After";
+  auto signalled = std::chrono::steady_clock::now();
+  crmsync.send_signal(SIGTERM);
+  EXPECT_EQ(crmsync.wait_for_exit(seconds(30)), 0) << crmsync.output();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, seconds(5)) << crmsync.output();
+  EXPECT_THAT(crmsync.output(), HasSubstr("not retried: shutting down"));
+  testing::expect_no_secrets_in("the daemon's output", crmsync.output());
+}
+
 TEST_F(CrmInTheDaemon, DataverseChangesAreCaptured) {
   testing::CrmEmulator emulator("dynamics", {"--client-secret", kClientSecret});
   std::string config = write_config("[dynamics]\norg_url = \"" + emulator.base_url() + "\"\nauthority_url = \"" +

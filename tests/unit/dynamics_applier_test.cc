@@ -99,7 +99,10 @@ class DataverseApplierUnitTest : public ::testing::Test {
   std::vector<milliseconds> waits;
   http::RetryingHttpClient http{
       transport, mapping::RetryPolicy{milliseconds(1), milliseconds(2), 2.0, 0.0},
-      [] { return 0.5; }, [this](milliseconds wait) { waits.push_back(wait); },
+      [] { return 0.5; }, [this](milliseconds wait) {
+        waits.push_back(wait);
+        return true;
+      },
       logging.logger("http")};
   FixedSecret secrets;
   std::chrono::steady_clock::time_point now =

@@ -47,7 +47,10 @@ class RetryingClient : public ::testing::Test {
   std::vector<milliseconds> waits;
   daemon::Logging logging{daemon::LogFormat::text, daemon::LogLevel::off, std::make_shared<daemon::LogRedactor>()};
   RetryingHttpClient client{transport, mapping::RetryPolicy{milliseconds(100), milliseconds(1000), 2.0, 0.0},
-                            [] { return 0.5; }, [this](milliseconds wait) { waits.push_back(wait); },
+                            [] { return 0.5; }, [this](milliseconds wait) {
+                              waits.push_back(wait);
+                              return true;
+                            },
                             logging.logger("http")};
   int builds = 0;
   std::function<HttpRequest()> build = [this] {
@@ -119,6 +122,30 @@ TEST(RetryAfter, SecondsAndHttpDates) {
   for (const char* bad : {"", "soon", "-5", "1.5", "Fri, 15 Jan 2027"}) {
     EXPECT_FALSE(parse_retry_after(bad, now).has_value()) << bad;
   }
+}
+
+TEST(RetryingClientShutdown, AnInterruptedWaitEndsTheRetriesWithTheLastFailure) {
+  ScriptedTransport transport;
+  transport.answers = {response(503), response(200)};
+  daemon::Logging logging{daemon::LogFormat::text, daemon::LogLevel::off, std::make_shared<daemon::LogRedactor>()};
+  RetryingHttpClient client{transport, mapping::RetryPolicy{milliseconds(100), milliseconds(1000), 2.0, 0.0},
+                            [] { return 0.5; }, [](milliseconds) { return false; }, logging.logger("http")};
+  auto result = client.call([] { return HttpRequest{"GET", "https://crm/x", {}, "", "test"}; }, by_status,
+                            std::chrono::steady_clock::now() + std::chrono::hours(1));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().error_class, mapping::ErrorClass::transient);
+  EXPECT_THAT(result.error().message, HasSubstr("HTTP 503 (not retried: shutting down, after 1 attempt(s))"));
+  EXPECT_EQ(transport.sent.size(), 1u);
+}
+
+TEST(InterruptibleSleeper, SleepsTheWholeTimeUnlessInterruptedThenWakesAtOnce) {
+  auto interrupt = std::make_shared<std::atomic<bool>>(false);
+  Sleeper sleep = interruptible_sleeper(interrupt);
+  EXPECT_TRUE(sleep(milliseconds(1)));
+  interrupt->store(true);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_FALSE(sleep(std::chrono::hours(1)));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));  // no hour-long wait
 }
 
 }  // namespace
