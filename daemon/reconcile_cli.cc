@@ -1,5 +1,7 @@
 #include "daemon/reconcile_cli.h"
 
+#include "daemon/applied_outcomes.h"
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -246,7 +248,14 @@ struct ReconcileCli::State {
                        totals);
       }
       if (!no_wait && !totals.repair_ids.empty()) {
-        auto waited = wait_for_outcomes(session->database(), totals.repair_ids, outcomes);
+        auto last_wait_report = Clock::now();
+        auto waited = wait_for_outcomes(
+            session->database(), totals.repair_ids, std::chrono::seconds(timeout_seconds), outcomes,
+            [&](std::size_t done, std::size_t total) {
+              if (Clock::now() - last_wait_report < std::chrono::seconds(progress_seconds)) return;
+              std::cerr << fmt::format("crmsync reconcile: {} of {} repairs applied so far\n", done, total);
+              last_wait_report = Clock::now();
+            });
         if (!waited) return abandon(*session, redactor->redact(waited.error().message), totals);
         pending = waited.value();
         // Applied is not repaired when a side's write was dead-lettered, a manual conflict was
@@ -558,37 +567,6 @@ struct ReconcileCli::State {
     return true;
   }
 
-  // Waits until the apply workers recorded every repair (or --timeout); counts outcomes. Returns
-  // how many were not recorded.
-  mapping::Result<std::size_t> wait_for_outcomes(state::StateDatabase& db, std::vector<std::string> waiting,
-                                                 std::map<std::string, std::size_t>& outcomes) const {
-    const std::size_t total = waiting.size();
-    auto deadline = Clock::now() + std::chrono::seconds(timeout_seconds);
-    auto last_wait_report = Clock::now();
-    while (true) {
-      std::set<std::string> recorded;
-      for (std::size_t at = 0; at < waiting.size(); at += 1000) {
-        std::string list;
-        for (std::size_t i = at; i < std::min(waiting.size(), at + 1000); ++i) list += (list.empty() ? "" : ",") + waiting[i];
-        auto rows = db.execute(fmt::format("SELECT event_id, outcome FROM {}.applied_events "
-                                           "WHERE event_id = ANY(string_to_array($1, ','))",
-                                           db.schema()),
-                               {list});
-        if (!rows) return rows.error();
-        for (const auto& row : rows.value()) {
-          recorded.insert(row.at(0).value_or(""));
-          ++outcomes[row.at(1).value_or("")];
-        }
-      }
-      std::erase_if(waiting, [&](const std::string& id) { return recorded.count(id) != 0; });
-      if (waiting.empty() || Clock::now() >= deadline) return waiting.size();
-      if (Clock::now() - last_wait_report >= std::chrono::seconds(progress_seconds)) {
-        std::cerr << fmt::format("crmsync reconcile: {} of {} repairs applied so far\n", total - waiting.size(), total);
-        last_wait_report = Clock::now();
-      }
-      std::this_thread::sleep_for(milliseconds(500));
-    }
-  }
 };
 
 ReconcileCli::ReconcileCli(CLI::App& app, CommonOptions& options) : state_(std::make_unique<State>()) {

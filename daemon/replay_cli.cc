@@ -1,5 +1,7 @@
 #include "daemon/replay_cli.h"
 
+#include "daemon/applied_outcomes.h"
+
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -233,7 +235,13 @@ struct ReplayCli::State {
       if (!no_wait) {
         std::vector<std::string> sent;
         for (const auto& r : to_send) sent.push_back(r.event_id);
-        auto waited = wait_for_outcomes(session->database(), std::move(sent), outcomes);
+        auto waited = wait_for_outcomes(session->database(), std::move(sent), std::chrono::seconds(timeout_seconds),
+                                        outcomes, [&](std::size_t done, std::size_t total) {
+                                          if (!options->json) {
+                                            std::cerr << fmt::format("crmsync replay: {} of {} applied so far\n", done,
+                                                                     total);
+                                          }
+                                        });
         if (!waited) return session->fail(waited.error());
         pending = waited.value();
       }
@@ -266,23 +274,6 @@ struct ReplayCli::State {
     return kExitOk;
   }
 
-  // event id -> the outcome the engine recorded, for the selected events it recorded.
-  static mapping::Result<std::map<std::string, std::string>> recorded_outcomes(state::StateDatabase& db,
-                                                                              const std::vector<std::string>& event_ids) {
-    std::map<std::string, std::string> out;
-    for (std::size_t at = 0; at < event_ids.size(); at += 1000) {
-      std::string list;
-      for (std::size_t i = at; i < std::min(event_ids.size(), at + 1000); ++i) list += (list.empty() ? "" : ",") + event_ids[i];
-      auto rows = db.execute(fmt::format("SELECT event_id, outcome FROM {}.applied_events "
-                                         "WHERE event_id = ANY(string_to_array($1, ','))",
-                                         db.schema()),
-                             {list});
-      if (!rows) return rows.error();
-      for (const auto& row : rows.value()) out[row.at(0).value_or("")] = row.at(1).value_or("");
-    }
-    return out;
-  }
-
   // Produces every copy and waits for Kafka's acknowledgements; the reason when any failed.
   std::optional<mapping::SyncError> produce(const Config& config, const std::vector<Replayed>& selected,
                                             const std::string& topic, Logging& logging) const {
@@ -313,24 +304,6 @@ struct ReplayCli::State {
     return std::nullopt;
   }
 
-  // Waits until the apply workers recorded every replayed event (or --timeout); counts outcomes.
-  // Returns how many were not recorded.
-  mapping::Result<std::size_t> wait_for_outcomes(state::StateDatabase& db, std::vector<std::string> waiting,
-                                                 std::map<std::string, std::size_t>& outcomes) const {
-    const std::size_t total = waiting.size();
-    auto deadline = Clock::now() + std::chrono::seconds(timeout_seconds);
-    while (true) {
-      auto recorded = recorded_outcomes(db, waiting);
-      if (!recorded) return recorded.error();
-      for (const auto& [event_id, outcome] : recorded.value()) ++outcomes[outcome];
-      std::erase_if(waiting, [&](const std::string& id) { return recorded.value().count(id) != 0; });
-      if (waiting.empty() || Clock::now() >= deadline) return waiting.size();
-      if (!options->json) {
-        std::cerr << fmt::format("crmsync replay: {} of {} applied so far\n", total - waiting.size(), total);
-      }
-      std::this_thread::sleep_for(milliseconds(500));
-    }
-  }
 };
 
 ReplayCli::ReplayCli(CLI::App& app, CommonOptions& options) : state_(std::make_unique<State>()) {
