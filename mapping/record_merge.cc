@@ -80,7 +80,13 @@ MergeResult merge_record(const MergeInput& input) {
       continue;
     }
     const FieldValue* base = value_on(input.base, field.name);
-    if (base != nullptr && *base == *incoming) continue;  // the source did not change it
+    // A field never agreed (no base entry: no side had a value when crmsync created the record, e.g.
+    // a CRM-only field of a PRM-born record) was empty everywhere: an empty value is no change to
+    // it. Otherwise the echo of crmsync's own create, empty, would count as an edit and could win
+    // against a value a person set meanwhile on another side (a lost update).
+    static const FieldValue kNeverAgreed = FieldValue::null_value();
+    const FieldValue& unchanged = base != nullptr ? *base : kNeverAgreed;
+    if (*incoming == unchanged) continue;  // the source did not change it
 
     // Targets that changed the field too, to something else, since the base.
     std::vector<Side> parties{input.source};
@@ -88,7 +94,7 @@ MergeResult merge_record(const MergeInput& input) {
       if (!field.on(side)) continue;
       const FieldValue* theirs = value_on(copy.values, field.name);
       if (theirs == nullptr || *theirs == *incoming) continue;
-      if (base != nullptr && *theirs == *base) continue;
+      if (*theirs == unchanged) continue;
       parties.push_back(side);
     }
 

@@ -57,8 +57,8 @@ mapping::SecretString build_connection_uri(const StateDatabaseSettings& settings
   return mapping::SecretString(std::move(uri));
 }
 
-StateDatabase::StateDatabase(std::unique_ptr<Session> session, std::string schema)
-    : session_(std::move(session)), schema_(std::move(schema)) {}
+StateDatabase::StateDatabase(std::unique_ptr<Session> session, mapping::SecretString uri, std::string schema)
+    : session_(std::move(session)), uri_(std::move(uri)), schema_(std::move(schema)) {}
 
 StateDatabase::~StateDatabase() = default;
 
@@ -67,9 +67,19 @@ mapping::Result<std::unique_ptr<StateDatabase>> StateDatabase::connect(
   try {
     mapping::SecretString uri = build_connection_uri(settings);
     auto session = std::make_unique<Session>(uri.reveal());
-    return std::unique_ptr<StateDatabase>(new StateDatabase(std::move(session), settings.schema));
+    return std::unique_ptr<StateDatabase>(new StateDatabase(std::move(session), std::move(uri), settings.schema));
   } catch (const std::exception& error) {
     return classify_pg_exception(error, "connect to the state database");
+  }
+}
+
+mapping::Status StateDatabase::reopen_if_broken() {
+  if (session_->connection.is_open()) return mapping::ok_status();
+  try {
+    session_ = std::make_unique<Session>(uri_.reveal());
+    return mapping::ok_status();
+  } catch (const std::exception& error) {
+    return classify_pg_exception(error, "reconnect to the state database");
   }
 }
 
@@ -102,6 +112,7 @@ QueryRows rows_of(const pqxx::result& result) {
 }  // namespace
 
 mapping::Result<QueryRows> StateDatabase::execute(std::string_view sql, const QueryRow& params) {
+  if (auto reopened = reopen_if_broken(); !reopened) return reopened.error();
   try {
     pqxx::work txn(session_->connection);
     QueryRows rows = rows_of(txn.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params)));
@@ -113,6 +124,7 @@ mapping::Result<QueryRows> StateDatabase::execute(std::string_view sql, const Qu
 }
 
 mapping::Status StateDatabase::in_transaction(const std::function<mapping::Status(const Executor&)>& body) {
+  if (auto reopened = reopen_if_broken(); !reopened) return reopened.error();
   try {
     pqxx::work txn(session_->connection);
     std::optional<mapping::SyncError> statement_failure;

@@ -30,6 +30,12 @@ using QueryRows = std::vector<QueryRow>;
 // One connection to the state database. Owned by one thread at a time (libpq connections are not
 // thread-safe); components that need their own connection open their own. Failures come back
 // classified by the single SQLSTATE switch in pg_error.cc.
+//
+// A connection that broke (the server restarted, a network cut) fails the call that found it
+// broken (transient); the next call opens a new session, so long-lived holders (the apply
+// workers, the captures' cursors) recover once the server is back. Session state does not survive
+// that: a holder that relies on it (the capture leadership's advisory lock) must drop the
+// StateDatabase after a failure instead of calling it again.
 class StateDatabase {
  public:
   static mapping::Result<std::unique_ptr<StateDatabase>> connect(const StateDatabaseSettings& settings);
@@ -55,8 +61,11 @@ class StateDatabase {
   Session& session() { return *session_; }
 
  private:
-  StateDatabase(std::unique_ptr<Session> session, std::string schema);
+  StateDatabase(std::unique_ptr<Session> session, mapping::SecretString uri, std::string schema);
+  // A new session when the current one is closed (broken); an error when the server is not back.
+  mapping::Status reopen_if_broken();
   std::unique_ptr<Session> session_;
+  mapping::SecretString uri_;
   std::string schema_;
 };
 

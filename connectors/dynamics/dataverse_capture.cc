@@ -81,8 +81,11 @@ std::optional<CanonicalEvent> build_event(mapping::ObjectKind object, const rapi
   if (std::string by = string_member(row, "_modifiedby_value"); !by.empty()) event.actor.id = by;
   for (auto member = row.MemberBegin(); member != row.MemberEnd(); ++member) {
     std::string name(member->name.GetString(), member->name.GetStringLength());
-    if (name.find('@') != std::string::npos || name == set.primary_key || name == kPrmIdKey)
+    // Row metadata, not record fields: read above into occurred_at and the actor.
+    if (name.find('@') != std::string::npos || name == set.primary_key || name == kPrmIdKey || name == "modifiedon" ||
+        name == "_modifiedby_value") {
       continue;
+    }
     if (auto value = dataverse_field_value(member->value)) event.fields.push_back({name, std::move(*value)});
   }
   event.event_id = mapping::stable_event_id(fmt::format("dynamics{}|{}|{}|{}", baseline ? "-baseline" : "",
@@ -189,7 +192,10 @@ mapping::Status DataverseCapture::capture_table(const CapturedTable& table, http
   }
   if (baseline) {
     std::vector<std::string> columns = table.columns;
-    std::vector<std::string> always = {set.primary_key, std::string(kPrmIdKey)};
+    // modifiedon makes the event's occurred_at (latest_wins compares occurred_at across sides;
+    // without it that was the capture's own clock). (_modifiedby_value, the actor, is read when a
+    // mapping selects it: the emulator's tables do not have the column yet.)
+    std::vector<std::string> always = {set.primary_key, std::string(kPrmIdKey), "modifiedon"};
     if (settings_.principal_map) always.emplace_back("_ownerid_value");
     for (const std::string& name : always) {
       if (std::find(columns.begin(), columns.end(), name) == columns.end()) columns.push_back(name);

@@ -128,6 +128,7 @@ class DataverseApplyTest : public ::testing::Test {
                                 [this](milliseconds wait) {
                                   waits.push_back(wait);
                                   std::this_thread::sleep_for(std::min(wait, milliseconds(50)));
+                                  return true;
                                 },
                                 logging.logger("http")};
   MapSecrets secrets;

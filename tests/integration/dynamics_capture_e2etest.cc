@@ -148,7 +148,7 @@ class DataverseCaptureTest : public ::testing::Test {
       http::HttpTransportSettings{emulator.ca_file(), seconds(5), 4}, logging.logger("http"));
   http::RetryingHttpClient http{*transport,
                                 mapping::RetryPolicy{milliseconds(10), milliseconds(100), 2.0, 0.0},
-                                [] { return 0.5; }, [](milliseconds) {}, logging.logger("http")};
+                                [] { return 0.5; }, [](milliseconds) { return true; }, logging.logger("http")};
   OneSecret secrets;
   DataverseSettings settings{emulator.base_url(), emulator.base_url(), "crmsync-tenant",
                              "crmsync-emulator-client"};
@@ -216,6 +216,27 @@ TEST_F(DataverseCaptureTest, BaselineThenDeltaWithCreateUpdateDelete) {
   EXPECT_EQ(events[2].op(), "delete");
   EXPECT_EQ(events[2].dynamics_id(), *existing[2].crm_id);
   EXPECT_EQ(events[2].key, "account:dynamics:" + *existing[2].crm_id);
+}
+
+// An event's occurred_at is the row's modifiedon (latest_wins compares occurred_at across sides;
+// it used to be the capture's own clock), in the baseline and in deltas; it is not a record field.
+TEST_F(DataverseCaptureTest, EventsCarryTheRowsModifiedOnNotTheCapturesClock) {
+  admin("POST", "/_emulator/clock", R"({"now":"2026-01-02T03:04:05Z"})");
+  write({account("when-1", "Timed")});
+  ASSERT_TRUE(capture->poll_once(in(seconds(60))).ok());
+  auto events = next_events(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(std::string(events[0].json["occurred_at"].GetString()), "2026-01-02T03:04:05Z");
+  EXPECT_FALSE(events[0].json["fields"].HasMember("modifiedon"));
+
+  admin("POST", "/_emulator/clock", R"({"now":"2026-01-02T03:09:00Z"})");
+  write({account("when-1", "Timed, renamed")});
+  ASSERT_TRUE(capture->poll_once(in(seconds(60))).ok());
+  events = next_events(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].field("name"), "Timed, renamed");
+  EXPECT_EQ(std::string(events[0].json["occurred_at"].GetString()), "2026-01-02T03:09:00Z");
+  admin("POST", "/_emulator/clock", R"({"resume":true})");
 }
 
 TEST_F(DataverseCaptureTest, ExpiredDeltaTokenTriggersARecordedRebaseline) {

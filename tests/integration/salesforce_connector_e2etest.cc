@@ -61,7 +61,7 @@ class SalesforceConnector : public ::testing::Test {
   std::unique_ptr<SalesforceClient> client(mapping::SecretProvider& secrets) {
     return std::make_unique<SalesforceClient>(settings, *transport, secrets, logging.logger("salesforce"),
                                               mapping::RetryPolicy{milliseconds(10), milliseconds(200), 2.0, 0.0},
-                                              [] { return 0.5; }, [](milliseconds) {});
+                                              [] { return 0.5; }, [](milliseconds) { return true; });
   }
 
   rapidjson::Document admin(const std::string& method, const std::string& path, const std::string& body = "") {

@@ -95,7 +95,7 @@ class SalesforceShareReading : public ::testing::Test {
     tampering = std::make_unique<TamperingTransport>(*transport);
     sf = std::make_unique<SalesforceClient>(settings, *tampering, *files, logging.logger("salesforce"),
                                             mapping::RetryPolicy{milliseconds(10), milliseconds(200), 2.0, 0.0},
-                                            [] { return 0.5; }, [](milliseconds) {});
+                                            [] { return 0.5; }, [](milliseconds) { return true; });
     sink = std::make_unique<SalesforceRecordSink>(*sf);
     reader = std::make_unique<SalesforceShareReader>(*sf);
   }

@@ -322,7 +322,7 @@ class SalesforceGateway : public ::testing::Test {
     client = std::make_unique<connectors::salesforce::SalesforceClient>(
         settings, *transport, secrets, logging.logger("salesforce"),
         mapping::RetryPolicy{milliseconds(10), milliseconds(200), 2.0, 0.0}, [] { return 0.5; },
-        [](milliseconds) {});
+        [](milliseconds) { return true; });
     gateway = std::make_unique<SalesforceSideGateway>(*client, seconds(60));
     set_clock(R"({"now":"2026-11-27T23:28:09.123Z"})");
   }
@@ -564,7 +564,7 @@ class DynamicsGateway : public ::testing::Test {
                                             logging.logger("http"));
   connectors::http::RetryingHttpClient http{
       *transport, mapping::RetryPolicy{milliseconds(10), milliseconds(100), 2.0, 0.0},
-      [] { return 0.5; }, [](milliseconds) {}, logging.logger("http")};
+      [] { return 0.5; }, [](milliseconds) { return true; }, logging.logger("http")};
   MapSecrets secrets;
   connectors::dynamics::DataverseSettings settings{emulator.base_url(), emulator.base_url(),
                                                    "crmsync-tenant", "crmsync-emulator-client"};

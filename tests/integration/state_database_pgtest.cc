@@ -48,6 +48,33 @@ TEST_F(StateDatabaseTest, RoundTripThroughARealServer) {
   EXPECT_EQ(rows.value()[0][2], std::nullopt);
 }
 
+// The server ends the session (as a restart would): the call that finds it broken fails as
+// transient, and the next call works again on a new session — a long-lived holder such as an apply
+// worker recovers by itself (it used to fail forever after a PostgreSQL restart).
+TEST_F(StateDatabaseTest, ABrokenSessionFailsOnceTransientlyThenANewOneIsOpened) {
+  auto db = connect();
+  auto pid = db->execute("SELECT pg_backend_pid()::text");
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  auto other = connect();
+  auto killed = other->execute("SELECT pg_terminate_backend($1::int)", {pid.value()[0][0]});
+  ASSERT_TRUE(killed.ok()) << killed.error().message;
+  ASSERT_EQ(killed.value()[0][0], "t");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the backend exits
+
+  auto found_broken = db->execute("SELECT 1");
+  ASSERT_FALSE(found_broken.ok());
+  EXPECT_EQ(found_broken.error().error_class, mapping::ErrorClass::transient) << found_broken.error().message;
+
+  auto again = db->execute("SELECT pg_backend_pid()::text");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_NE(again.value()[0][0], pid.value()[0][0]) << "a new session";
+  EXPECT_TRUE(db->in_transaction([](const StateDatabase::Executor& execute) -> mapping::Status {
+                  auto one = execute("SELECT 1", {});
+                  if (!one) return one.error();
+                  return mapping::ok_status();
+                }).ok());
+}
+
 TEST_F(StateDatabaseTest, ConstraintViolationIsClassifiedInvalid) {
   auto db = connect();
   ASSERT_TRUE(db->execute("CREATE SCHEMA " + settings.schema).ok());

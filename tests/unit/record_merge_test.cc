@@ -403,6 +403,46 @@ TEST(RecordMerge, FirstSyncWithEmptyBaseAndDifferingHeldValueIsAConflict) {
                                {Side::prm, {{"name", text("ACME Deal")}}}}));
 }
 
+// A CRM-only field of a PRM-born account was never agreed (no side had it when crmsync created the
+// record). Dataverse's capture of crmsync's own create carries it empty — and arrives after a
+// sales rep set it in Salesforce, with a later timestamp. The empty echo is no change: the rep's
+// value stays, nothing is written (it was written as null to Salesforce: a lost update).
+TEST(RecordMerge, AnEmptyValueOfANeverAgreedFieldIsNoChangeAndDoesNotOverwriteAnotherSidesValue) {
+  MergeInput input = account_change(Side::dynamics);
+  input.targets = {Side::prm, Side::salesforce};
+  input.base = {{"name", text("Acme")}};
+  input.incoming = {{"name", text("Acme")}, {"annual_revenue", FieldValue::null_value()}};
+  input.incoming_at = kLate;
+  input.held[Side::salesforce] = {{{"name", text("Acme")}, {"annual_revenue", number("5000000.00")}}, kEarly};
+  input.held[Side::prm] = {{{"name", text("Acme")}}, kEarly};
+
+  MergeResult result = merge_record(input);
+
+  EXPECT_THAT(result.conflicts, IsEmpty());
+  EXPECT_THAT(result.writes, IsEmpty());
+  EXPECT_THAT(result.changed, IsEmpty());
+}
+
+// The other way round: Salesforce's rep sets the never-agreed field; Dataverse holds it empty
+// (crmsync created it there without one). That empty copy is no edit: no conflict, the value
+// goes to Dataverse whatever the timestamps say.
+TEST(RecordMerge, AValueForANeverAgreedFieldIsNoConflictWithAnotherSidesEmptyCopy) {
+  MergeInput input = account_change(Side::salesforce);
+  input.targets = {Side::prm, Side::dynamics};
+  input.base = {{"name", text("Acme")}};
+  input.incoming = {{"name", text("Acme")}, {"annual_revenue", number("5000000.00")}};
+  input.incoming_at = kEarly;
+  input.held[Side::dynamics] = {{{"name", text("Acme")}, {"annual_revenue", FieldValue::null_value()}}, kLate};
+  input.held[Side::prm] = {{{"name", text("Acme")}}, kEarly};
+
+  MergeResult result = merge_record(input);
+
+  EXPECT_THAT(result.conflicts, IsEmpty());
+  EXPECT_EQ(result.agreed.at("annual_revenue"), number("5000000.00"));
+  EXPECT_EQ(result.writes, (std::map<Side, CanonicalFields>{
+                               {Side::dynamics, {{"annual_revenue", number("5000000.00")}}}}));
+}
+
 // ---- rfc3339_micros ---------------------------------------------------------------------------
 
 long long micros_of(std::chrono::sys_days day, std::chrono::seconds time_of_day) {
