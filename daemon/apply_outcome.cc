@@ -91,8 +91,10 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
           for (const auto& [name, value] : item.held[side].values) {
             auto written = writes_to_side.find(name);
             const FieldValue& now = written != writes_to_side.end() ? written->second : value;
+            // A field never agreed (no base entry) counts as empty, as in the merge.
             auto agreed = after.find(name);
-            if (agreed == after.end() || agreed->second != now) settled = false;
+            bool same = agreed == after.end() ? now.kind == FieldValue::Kind::null : agreed->second == now;
+            if (!same) settled = false;
           }
           if (!settled) continue;
           auto& stored = record.versions[side_name(side)];

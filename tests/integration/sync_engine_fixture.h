@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -132,7 +134,13 @@ class SyncEngine : public ::testing::Test {
     (void)prm->execute("DELETE FROM prm.deals WHERE name LIKE $1", {name + "%"});
     (void)prm->execute("DELETE FROM prm.accounts WHERE name LIKE $1", {name + "%"});
     (void)prm->execute("DELETE FROM prm.partner_orgs WHERE id = $1", {org});
-    (void)state->execute("DROP SCHEMA IF EXISTS " + name + " CASCADE");
+    // CRMSYNC_KEEP_TEST_STATE=1 keeps the run's state schema (its journal, records and versions) to
+    // read after a failure; the PRM rows go as always (a later run's first sync would read them).
+    if (const char* keep = std::getenv("CRMSYNC_KEEP_TEST_STATE"); keep != nullptr && std::string(keep) == "1") {
+      std::cerr << "kept the state schema " << name << " (CRMSYNC_KEEP_TEST_STATE=1)\n";
+    } else {
+      (void)state->execute("DROP SCHEMA IF EXISTS " + name + " CASCADE");
+    }
     std::filesystem::remove_all(dir);
   }
 
