@@ -1,16 +1,14 @@
 #include "state/journal.h"
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <rapidjson/document.h>
 #include <rapidjson/reader.h>
 
 #include <algorithm>
-#include <array>
 #include <limits>
 
+#include "state/journal_chain.h"
 #include "state/migrations.h"
 
 namespace crmsync::state {
@@ -20,12 +18,11 @@ namespace {
 using mapping::ErrorClass;
 using mapping::SyncError;
 
-constexpr std::size_t kHashSize = 32;
+constexpr std::size_t kHashSize = 32;  // HMAC-SHA-256
 constexpr std::size_t kInsertRowsPerStatement =
     400;  // 12 parameters a row, far below libpq's 65535
 constexpr std::size_t kVerifyPageRows = 1000;
 constexpr std::size_t kExplainPageRows = 200;
-constexpr std::string_view kEncodingVersion = "crmsync.journal.v1";
 
 constexpr std::array kKinds = {
     "applied",  "echo_skipped", "superseded",    "conflict", "conflict_resolved",
@@ -45,81 +42,6 @@ SyncError invalid(std::string message) {
 }
 SyncError fatal(std::string message) {
   return {ErrorClass::fatal, std::move(message)};
-}
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    out.push_back(kDigits[byte >> 4]);
-    out.push_back(kDigits[byte & 0x0f]);
-  }
-  return out;
-}
-
-// Lower- or upper-case hex to bytes; nothing when malformed.
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int high = nibble(hex[i]);
-    int low = nibble(hex[i + 1]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out.push_back(static_cast<char>((high << 4) | low));
-  }
-  return out;
-}
-
-// Appends one field, length-prefixed (8 bytes, big-endian), so that no two different entries
-// encode to the same bytes however their fields are split.
-void append_field(std::string& out, std::string_view field) {
-  auto length = static_cast<std::uint64_t>(field.size());
-  for (int shift = 56; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((length >> shift) & 0xff));
-  out.append(field);
-}
-
-std::string canonical_encoding(long long seq, std::string_view recorded_at,
-                               const JournalEntry& entry) {
-  std::string out;
-  out.reserve(160 + entry.detail_json.size());
-  append_field(out, kEncodingVersion);
-  append_field(out, std::to_string(seq));
-  append_field(out, recorded_at);
-  for (const std::string* field :
-       {&entry.kind, &entry.actor, &entry.object, &entry.record_id, &entry.source, &entry.event_id,
-        &entry.policy, &entry.detail_json}) {
-    append_field(out, *field);
-  }
-  return out;
-}
-
-// HMAC-SHA-256(key, prev_hash || canonical encoding), raw bytes.
-std::string entry_hash(const mapping::SecretString& key, std::string_view prev_hash, long long seq,
-                       std::string_view recorded_at, const JournalEntry& entry) {
-  std::string message(prev_hash);
-  message += canonical_encoding(seq, recorded_at, entry);
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  const std::string& secret = key.reveal();
-  unsigned char* done = HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-                             reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-                             digest.data(), &length);
-  if (done == nullptr || length != kHashSize)
-    throw std::runtime_error("HMAC-SHA-256 failed in OpenSSL");
-  return {reinterpret_cast<const char*>(digest.data()), length};
-}
-
-bool same_bytes(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::optional<SyncError> key_problem(const mapping::SecretString& key) {
@@ -341,7 +263,7 @@ mapping::Status append_journal(const StateDatabase::Executor& execute, const std
         head_table(schema)));
   }
   long long seq = std::stoll(head.value()[0][0].value_or("0"));
-  auto prev_hash = from_hex(head.value()[0][1].value_or(""));
+  auto prev_hash = journal_unhex(head.value()[0][1].value_or(""));
   if (!prev_hash || prev_hash->size() != kHashSize) {
     return fatal(fmt::format("journal: {} holds a malformed hash; run `crmsync journal verify`",
                              head_table(schema)));
@@ -363,7 +285,7 @@ mapping::Status append_journal(const StateDatabase::Executor& execute, const std
     for (std::size_t i = begin; i < end; ++i) {
       const JournalEntry& entry = entries[i];
       ++seq;
-      hash = entry_hash(key, *prev_hash, seq, recorded_at, entry);
+      hash = journal_entry_hash(key, *prev_hash, seq, recorded_at, entry);
       std::size_t p = params.size();
       sql += fmt::format(
           "{}(${}::bigint, ${}::timestamptz, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, decode(${}, "
@@ -374,7 +296,7 @@ mapping::Status append_journal(const StateDatabase::Executor& execute, const std
       for (std::string value :
            {std::to_string(seq), recorded_at, entry.kind, entry.actor, entry.object,
             entry.record_id, entry.source, entry.event_id, entry.policy, entry.detail_json,
-            to_hex(*prev_hash), to_hex(hash)}) {
+            journal_hex(*prev_hash), journal_hex(hash)}) {
         params.emplace_back(std::move(value));
       }
       *prev_hash = hash;
@@ -384,7 +306,7 @@ mapping::Status append_journal(const StateDatabase::Executor& execute, const std
   }
   auto moved = execute(
       "UPDATE " + head_table(schema) + " SET last_seq = $1::bigint, last_hash = decode($2, 'hex')",
-      {std::to_string(seq), to_hex(hash)});
+      {std::to_string(seq), journal_hex(hash)});
   if (!moved) return moved.error();
   return mapping::ok_status();
 }
@@ -402,13 +324,7 @@ mapping::Result<JournalVerification> verify_journal(StateDatabase& db,
   const std::string& schema = db.schema();
   if (!is_valid_schema_name(schema))
     return fatal(fmt::format("journal: invalid state schema name \"{}\"", schema));
-  JournalVerification result;
-  auto broken = [&](long long seq, std::string reason) {
-    result.intact = false;
-    result.first_bad_seq = seq;
-    result.reason = std::move(reason);
-    return mapping::ok_status();
-  };
+  JournalChainCheck check(key, head_table(schema));
 
   mapping::Status walked = db.in_transaction([&](const StateDatabase::Executor& execute)
                                                  -> mapping::Status {
@@ -418,84 +334,28 @@ mapping::Result<JournalVerification> verify_journal(StateDatabase& db,
     auto head = execute("SELECT last_seq, encode(last_hash, 'hex') FROM " + head_table(schema), {});
     if (!head) return head.error();
 
-    long long last_seq = 0;
-    std::string last_hash(kHashSize, '\0');
     const std::string sql = "SELECT " + selected_columns() + " FROM " + journal_table(schema) +
                             " WHERE seq > $1::bigint ORDER BY seq LIMIT " +
                             std::to_string(kVerifyPageRows);
     while (true) {
-      auto page = execute(sql, {std::to_string(last_seq)});
+      auto page = execute(sql, {std::to_string(check.last_seq())});
       if (!page) return page.error();
       for (const QueryRow& row : page.value()) {
-        StoredJournalEntry stored = stored_entry_of(row);
-        ++result.entries_checked;
-        long long expected = last_seq + 1;
-        if (stored.seq > expected) {
-          return broken(
-              expected,
-              fmt::format("journal entry {} is missing (the entry after {} is {}): entries were "
-                          "deleted",
-                          expected, last_seq, stored.seq));
-        }
-        if (stored.seq != expected) {
-          return broken(stored.seq, fmt::format("journal entry {} is out of place (expected {})",
-                                                stored.seq, expected));
-        }
-        auto prev_hash = from_hex(stored.prev_hash_hex);
-        if (!prev_hash || !same_bytes(*prev_hash, last_hash)) {
-          return broken(
-              stored.seq,
-              fmt::format("journal entry {} does not follow entry {} (its prev_hash is not "
-                          "that entry's hash): entries were deleted, reordered or replaced",
-                          stored.seq, last_seq));
-        }
-        auto hash = from_hex(stored.hash_hex);
-        if (!hash || !same_bytes(*hash, entry_hash(key, *prev_hash, stored.seq, stored.recorded_at,
-                                                   stored.entry))) {
-          return broken(
-              stored.seq,
-              fmt::format("journal entry {} does not match its hash: it was changed, or the "
-                          "journal key is not the one it was written with",
-                          stored.seq));
-        }
-        last_seq = stored.seq;
-        last_hash = std::move(*hash);
+        if (!check.next(stored_entry_of(row))) return mapping::ok_status();
       }
       if (page.value().size() < kVerifyPageRows) break;
     }
 
-    if (head.value().size() != 1) {
-      return broken(last_seq + 1,
-                    fmt::format("the journal head ({}) is missing; the last entry is {}",
-                                head_table(schema), last_seq));
+    std::optional<JournalHead> stored_head;
+    if (head.value().size() == 1) {
+      stored_head = JournalHead{std::stoll(head.value()[0][0].value_or("0")),
+                                head.value()[0][1].value_or("")};
     }
-    long long head_seq = std::stoll(head.value()[0][0].value_or("0"));
-    auto head_hash = from_hex(head.value()[0][1].value_or(""));
-    if (head_seq > last_seq) {
-      return broken(
-          last_seq + 1,
-          fmt::format("journal entries {} to {} are missing: the head records {} entries but "
-                      "the journal ends at {}",
-                      last_seq + 1, head_seq, head_seq, last_seq));
-    }
-    if (head_seq < last_seq) {
-      return broken(
-          head_seq + 1,
-          fmt::format("journal entry {} is beyond the head (which records {}): entries were "
-                      "added outside crmsync or the head was rewound",
-                      head_seq + 1, head_seq));
-    }
-    if (!head_hash || !same_bytes(*head_hash, last_hash)) {
-      return broken(
-          last_seq,
-          fmt::format("the journal head's hash does not match entry {}: the head or the last "
-                      "entry was replaced",
-                      last_seq));
-    }
+    check.finish(stored_head);
     return mapping::ok_status();
   });
   if (!walked) return walked.error();
-  return result;
+  return check.result();
 }
 
 mapping::Result<std::vector<StoredJournalEntry>> journal_for_record(StateDatabase& db,

@@ -115,6 +115,25 @@ std::optional<CanonicalEvent> event_from_row(mapping::ObjectKind object,
   return build_event(object, doc, baseline, pass_id);
 }
 
+mapping::Result<ChangesPage> parse_changes_page(mapping::ObjectKind object, std::string_view body, bool baseline,
+                                                const std::string& pass_id, std::string_view description) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("value") || !doc["value"].IsArray()) {
+    return SyncError{ErrorClass::transient, fmt::format("dataverse: {}: the answer has no value array", description)};
+  }
+  ChangesPage page;
+  for (const auto& row : doc["value"].GetArray()) {
+    auto event = build_event(object, row, baseline, pass_id);
+    if (!event) continue;
+    page.rows.push_back({std::move(*event), string_member(row, "_ownerid_value"),
+                         string_member(row, "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname")});
+  }
+  page.next_link = string_member(doc, "@odata.nextLink");
+  page.delta_link = string_member(doc, "@odata.deltaLink");
+  return page;
+}
+
 DataverseCapture::DataverseCapture(DataverseClient& client, DataverseCaptureSettings settings,
                                    DeltaLinkStore& links, kafka::KafkaProducer& producer,
                                    std::shared_ptr<spdlog::logger> logger)
@@ -279,25 +298,15 @@ mapping::Result<std::string> DataverseCapture::read_changes(const CapturedTable&
       if (refusal) refused = refusal->code + ": " + refusal->message;
       return answer.error();
     }
-    rapidjson::Document doc;
-    doc.Parse(answer.value().body.c_str());
-    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("value") ||
-        !doc["value"].IsArray()) {
-      return SyncError{ErrorClass::transient,
-                       "dataverse: " + request.description + ": the answer has no value array"};
-    }
-    for (const auto& row : doc["value"].GetArray()) {
-      auto event = build_event(table.object, row, baseline, pass_id);
-      if (!event) continue;
-      if (settings_.principal_map && event->op == CanonicalEvent::Operation::upsert) {
-        auto shared = add_sharing(
-            string_member(row, "_ownerid_value"),
-            string_member(row, "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"), *event,
-            deadline);
-        if (!shared) return shared.error();
+    auto page = parse_changes_page(table.object, answer.value().body, baseline, pass_id, request.description);
+    if (!page) return page.error();
+    for (auto& row : page.value().rows) {
+      auto& event = row.event;
+      if (settings_.principal_map && event.op == CanonicalEvent::Operation::upsert) {
+        if (auto shared = add_sharing(row.owner, row.owner_kind, event, deadline); !shared) return shared.error();
       }
-      std::string key = mapping::kafka_key(event->object, "dynamics:" + *event->dynamics_id);
-      std::string value = mapping::to_json(*event);
+      std::string key = mapping::kafka_key(event.object, "dynamics:" + *event.dynamics_id);
+      std::string value = mapping::to_json(event);
       auto on_delivery = [failure](const mapping::Result<kafka::DeliveredRecord>& delivered) {
         if (!delivered.ok() && !failure->has_value()) *failure = delivered.error();
       };
@@ -307,11 +316,11 @@ mapping::Result<std::string> DataverseCapture::read_changes(const CapturedTable&
         if (queued.error().error_class != ErrorClass::rate_limited) return queued.error();
         producer_.poll(std::chrono::milliseconds(50));
       }
-      (event->op == CanonicalEvent::Operation::remove ? deletes : upserts) += 1;
+      (event.op == CanonicalEvent::Operation::remove ? deletes : upserts) += 1;
     }
     producer_.poll(std::chrono::milliseconds(0));
-    next = string_member(doc, "@odata.nextLink");
-    delta_link = string_member(doc, "@odata.deltaLink");
+    next = std::move(page.value().next_link);
+    delta_link = std::move(page.value().delta_link);
   }
   if (delta_link.empty()) {
     return SyncError{ErrorClass::transient,

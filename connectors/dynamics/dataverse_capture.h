@@ -118,6 +118,29 @@ class DataverseCapture {
   DataverseCaptureProbe probe_;
 };
 
+// One row of a change-tracking page: its event, and the owner columns the sharing lookup needs
+// (`_ownerid_value` and its lookuplogicalname annotation; empty when absent).
+struct ChangedRow {
+  mapping::CanonicalEvent event;
+  std::string owner;
+  std::string owner_kind;
+};
+
+// One page of a change-tracking answer: the rows that carry an id, in answer order, and the links
+// it ends with ("" when absent: @odata.nextLink on every page but the last, @odata.deltaLink on
+// the last).
+struct ChangesPage {
+  std::vector<ChangedRow> rows;
+  std::string next_link;
+  std::string delta_link;
+};
+
+// Reads one page of a change-tracking answer (a baseline or a delta). `transient`, naming
+// `description`, when the body is not an object with a value array. Pure: the capture's parser,
+// exposed for unit tests and fuzzing (tests/fuzz).
+mapping::Result<ChangesPage> parse_changes_page(mapping::ObjectKind object, std::string_view body, bool baseline,
+                                                const std::string& pass_id, std::string_view description);
+
 // Builds the canonical event of one row of a change-tracking answer (a row or a
 // `$deletedEntity`); nothing for a row without an id. `pass_id` identifies the delta link the row
 // came from (for stable delete event ids). Exposed for unit tests.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <thread>
@@ -11,6 +12,14 @@ namespace crmsync::connectors::http {
 
 using mapping::ErrorClass;
 using mapping::SyncError;
+
+namespace {
+
+// A Retry-After further out than this reads as this: every caller's deadline ends the wait long
+// before, and the arithmetic stays far from overflowing (a server may send any number).
+constexpr long long kMaxRetryAfterSeconds = 24 * 60 * 60;
+
+}  // namespace
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                            std::chrono::system_clock::time_point now) {
@@ -21,14 +30,17 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
   if (error == std::errc() && end == value.data() + value.size()) {
     if (seconds < 0) return std::nullopt;
-    return std::chrono::milliseconds(seconds * 1000);
+    return std::chrono::seconds(std::min(seconds, kMaxRetryAfterSeconds));
   }
   std::tm when{};
   std::string text(value);
   const char* parsed = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &when);
   if (parsed == nullptr || *parsed != '\0') return std::nullopt;
-  auto at = std::chrono::system_clock::from_time_t(timegm(&when));
-  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
+  std::time_t at = timegm(&when);
+  std::time_t now_seconds = std::chrono::system_clock::to_time_t(now);
+  if (at <= now_seconds - 1) return std::chrono::milliseconds(0);  // a past date means now
+  if (at - now_seconds >= kMaxRetryAfterSeconds) return std::chrono::seconds(kMaxRetryAfterSeconds);
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::from_time_t(at) - now);
   return std::max(wait, std::chrono::milliseconds(0));
 }
 

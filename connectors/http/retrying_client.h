@@ -60,7 +60,8 @@ class RetryingHttpClient {
 };
 
 // Retry-After as seconds ("120") or an HTTP date ("Wed, 21 Oct 2026 07:28:00 GMT"), relative to
-// `now`. Nothing when malformed; never negative.
+// `now`. Nothing when malformed; never negative; at most a day (a longer wait passes every
+// caller's deadline anyway).
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                            std::chrono::system_clock::time_point now);
 

@@ -65,6 +65,62 @@ std::optional<long long> parse_salesforce_datetime(std::string_view text) {
   return ms;
 }
 
+mapping::Result<CapturePage> parse_capture_page(std::string_view body, const SalesforceCapturedObject& captured,
+                                                const std::string& org) {
+  const char* object = salesforce_object(captured.object);
+  rapidjson::Document json;
+  json.Parse(body.data(), body.size());
+  if (json.HasParseError() || !json.IsObject() || !json.HasMember("records") || !json["records"].IsArray()) {
+    return SyncError{ErrorClass::fatal, fmt::format("Salesforce queryAll on {} answered without records", object)};
+  }
+  CapturePage page;
+  for (const auto& record : json["records"].GetArray()) {
+    if (!record.IsObject() || !record.HasMember("Id") || !record["Id"].IsString() ||
+        !record.HasMember("SystemModstamp") || !record["SystemModstamp"].IsString()) {
+      continue;
+    }
+    CapturedRow row;
+    row.id = record["Id"].GetString();
+    row.modstamp = record["SystemModstamp"].GetString();
+    bool deleted = record.HasMember("IsDeleted") && record["IsDeleted"].IsBool() && record["IsDeleted"].GetBool();
+    mapping::CanonicalEvent& event = row.event;
+    event.source = mapping::Side::salesforce;
+    event.object = captured.object;
+    event.op = deleted ? mapping::CanonicalEvent::Operation::remove : mapping::CanonicalEvent::Operation::upsert;
+    event.salesforce_id = row.id;
+    if (record.HasMember("PRM_Id__c") && record["PRM_Id__c"].IsString()) event.prm_id = record["PRM_Id__c"].GetString();
+    event.source_version = row.modstamp;
+    if (auto ms = parse_salesforce_datetime(row.modstamp)) {
+      event.occurred_at = soql_datetime(*ms);
+    }
+    event.actor.kind = mapping::Actor::Kind::internal_user;
+    if (record.HasMember("LastModifiedById") && record["LastModifiedById"].IsString()) {
+      event.actor.id = record["LastModifiedById"].GetString();
+    }
+    std::string content;
+    if (!deleted) {
+      for (const auto& field : captured.fields) {
+        if (!record.HasMember(field.c_str())) continue;
+        event.fields.push_back({field, salesforce_field_value(record[field.c_str()])});
+        event.changed.push_back(field);
+        content += field + "=" + event.fields.back().value.text + "\x1f";
+      }
+      if (record.HasMember("OwnerId") && record["OwnerId"].IsString()) {
+        event.sharing.owner_user = record["OwnerId"].GetString();
+      }
+    }
+    row.content_hash = mapping::stable_event_id(content + (deleted ? "|deleted" : ""));
+    event.event_id =
+        mapping::stable_event_id(fmt::format("salesforce|{}|{}|{}|{}|{}", org, object, row.id, row.modstamp, row.content_hash));
+    event.sharing.record_type = std::string(mapping::to_string(captured.object));
+    page.rows.push_back(std::move(row));
+  }
+  if (json.HasMember("nextRecordsUrl") && json["nextRecordsUrl"].IsString()) {
+    page.next_records_url = json["nextRecordsUrl"].GetString();
+  }
+  return page;
+}
+
 std::vector<SalesforceCapturedObject> default_captured_objects() {
   return {{mapping::ObjectKind::account, {"Name", "Industry", "Website", "BillingCountry", "OwnerId", "PRM_Id__c"}},
           {mapping::ObjectKind::deal,
@@ -132,60 +188,22 @@ mapping::Result<std::size_t> SalesforceCapture::poll_object(const SalesforceCapt
   while (!next.empty()) {
     auto page = client_.request("GET", next, "", fmt::format("capture {} (queryAll)", object), deadline, false);
     if (!page) return page.error();
-    rapidjson::Document json;
-    json.Parse(page.value().body.c_str());
-    if (json.HasParseError() || !json.IsObject() || !json.HasMember("records") || !json["records"].IsArray()) {
-      return SyncError{ErrorClass::fatal, fmt::format("Salesforce queryAll on {} answered without records", object)};
-    }
-    for (const auto& record : json["records"].GetArray()) {
-      if (!record.HasMember("Id") || !record["Id"].IsString() || !record.HasMember("SystemModstamp") ||
-          !record["SystemModstamp"].IsString()) {
-        continue;
-      }
-      std::string id = record["Id"].GetString();
-      std::string modstamp = record["SystemModstamp"].GetString();
+    auto parsed = parse_capture_page(page.value().body, captured, settings_.org);
+    if (!parsed) return parsed.error();
+    for (auto& row : parsed.value().rows) {
       // Rows arrive ordered by (SystemModstamp, Id): the last row read (sent now or before) is
       // where the cursor may move once this poll's events are in Kafka.
-      newest = Cursor{modstamp, id};
-      bool deleted = record.HasMember("IsDeleted") && record["IsDeleted"].IsBool() && record["IsDeleted"].GetBool();
-      mapping::CanonicalEvent event;
-      event.source = mapping::Side::salesforce;
-      event.object = captured.object;
-      event.op = deleted ? mapping::CanonicalEvent::Operation::remove : mapping::CanonicalEvent::Operation::upsert;
-      event.salesforce_id = id;
-      if (record.HasMember("PRM_Id__c") && record["PRM_Id__c"].IsString()) event.prm_id = record["PRM_Id__c"].GetString();
-      event.source_version = modstamp;
-      if (auto ms = parse_salesforce_datetime(modstamp)) {
-        event.occurred_at = soql_datetime(*ms);
-      }
-      event.actor.kind = mapping::Actor::Kind::internal_user;
-      if (record.HasMember("LastModifiedById") && record["LastModifiedById"].IsString()) {
-        event.actor.id = record["LastModifiedById"].GetString();
-      }
-      std::string content;
-      if (!deleted) {
-        for (const auto& field : captured.fields) {
-          if (!record.HasMember(field.c_str())) continue;
-          event.fields.push_back({field, salesforce_field_value(record[field.c_str()])});
-          event.changed.push_back(field);
-          content += field + "=" + event.fields.back().value.text + "\x1f";
-        }
-        if (record.HasMember("OwnerId") && record["OwnerId"].IsString()) {
-          event.sharing.owner_user = record["OwnerId"].GetString();
-        }
-      }
-      std::string hash = mapping::stable_event_id(content + (deleted ? "|deleted" : ""));
+      newest = Cursor{row.modstamp, row.id};
       // Dropped when exactly this version was sent already (the overlap window, or a record read
       // again on the cursor's own timestamp).
-      auto known = sent.find(id);
-      if (known != sent.end() && known->second.first == modstamp && known->second.second == hash) continue;
-      sent[id] = {modstamp, hash};
-      event.event_id = mapping::stable_event_id(fmt::format("salesforce|{}|{}|{}|{}|{}", settings_.org, object, id, modstamp, hash));
-      event.sharing.record_type = std::string(mapping::to_string(captured.object));
-      events.push_back(std::move(event));
+      auto known = sent.find(row.id);
+      if (known != sent.end() && known->second.first == row.modstamp && known->second.second == row.content_hash) {
+        continue;
+      }
+      sent[row.id] = {row.modstamp, row.content_hash};
+      events.push_back(std::move(row.event));
     }
-    next.clear();
-    if (json.HasMember("nextRecordsUrl") && json["nextRecordsUrl"].IsString()) next = json["nextRecordsUrl"].GetString();
+    next = std::move(parsed.value().next_records_url);
   }
 
   logger_->debug("salesforce capture poll object={} events={} cursor={}", object, events.size(),

@@ -82,6 +82,30 @@ class SalesforceCapture {
   std::atomic<std::uint64_t> events_produced_{0};
 };
 
+// One row of a capture page: the event it becomes, where it sits in the (SystemModstamp, Id)
+// order, and a hash of its captured content (with the modstamp, what decides whether this
+// version was sent already).
+struct CapturedRow {
+  mapping::CanonicalEvent event;
+  std::string id;
+  std::string modstamp;  // as Salesforce printed it
+  std::string content_hash;
+};
+
+// One page of the capture's queryAll answer, in answer order; `next_records_url` is "" on the
+// last page.
+struct CapturePage {
+  std::vector<CapturedRow> rows;
+  std::string next_records_url;
+};
+
+// Reads one queryAll page of `captured`'s object (Id, SystemModstamp, IsDeleted, LastModifiedById
+// and the captured fields; rows without a string Id and SystemModstamp are skipped). `org` goes
+// into the event ids. A body that is not an object with a records array is `fatal`. Pure: the
+// capture's parser, exposed for unit tests and fuzzing (tests/fuzz).
+mapping::Result<CapturePage> parse_capture_page(std::string_view body, const SalesforceCapturedObject& captured,
+                                                const std::string& org);
+
 // Salesforce date-time text ("2026-11-27T23:28:09.000+0000") as Unix milliseconds; nothing if
 // malformed.
 std::optional<long long> parse_salesforce_datetime(std::string_view text);

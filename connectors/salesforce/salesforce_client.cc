@@ -10,7 +10,7 @@ SalesforceClient::SalesforceClient(SalesforceSettings settings, http::HttpTransp
                                    mapping::RetryPolicy retry, mapping::UniformRandom uniform01, http::Sleeper sleep)
     : settings_(std::move(settings)),
       logger_(logger),
-      session_(settings_, transport, secrets, logger, sleep),
+      session_(settings_, transport, secrets, logger, sleep, uniform01),
       client_(transport, retry, std::move(uniform01), std::move(sleep), logger) {}
 
 std::optional<ApiUsage> SalesforceClient::last_usage() const {

@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include <map>
+#include <optional>
 
 #include "connectors/http/url_encoding.h"
 #include "connectors/salesforce/salesforce_client.h"
@@ -29,27 +30,45 @@ void write_value(JsonWriter& out, const mapping::FieldValue& value) {
   out.RawValue(json.data(), json.size(), rapidjson::kStringType);
 }
 
+// A string member of a JSON value; nothing when the value is no object or the member is missing
+// or not a string. Answers are read only through this (and the type checks beside it): RapidJSON's
+// accessors assume the type they are asked for, and a malformed answer must not crash the worker.
+std::optional<std::string> string_member(const rapidjson::Value& value, const char* name) {
+  if (!value.IsObject()) return std::nullopt;
+  auto member = value.FindMember(name);
+  if (member == value.MemberEnd() || !member->value.IsString()) return std::nullopt;
+  return std::string(member->value.GetString(), member->value.GetStringLength());
+}
+
+bool bool_member(const rapidjson::Value& value, const char* name) {
+  if (!value.IsObject()) return false;
+  auto member = value.FindMember(name);
+  return member != value.MemberEnd() && member->value.IsBool() && member->value.GetBool();
+}
+
 // Per-record results of a collections call: [{"id","success","errors":[{"statusCode","message"}],"created"}].
 mapping::Result<std::vector<CrmWriteResult>> parse_results(const std::string& body, std::size_t expected) {
   rapidjson::Document json;
   json.Parse(body.c_str());
-  if (json.HasParseError() || !json.IsArray() || json.Size() != expected) {
+  auto malformed = [&] {
     return SyncError{ErrorClass::fatal,
                      fmt::format("Salesforce collections answer is not an array of {} results", expected)};
-  }
+  };
+  if (json.HasParseError() || !json.IsArray() || json.Size() != expected) return malformed();
   std::vector<CrmWriteResult> results;
   for (const auto& item : json.GetArray()) {
+    if (!item.IsObject()) return malformed();
     CrmWriteResult result;
-    if (item.HasMember("id") && item["id"].IsString()) result.crm_id = item["id"].GetString();
-    if (item.HasMember("created") && item["created"].IsBool()) result.created = item["created"].GetBool();
-    bool success = item.HasMember("success") && item["success"].IsBool() && item["success"].GetBool();
-    if (!success) {
+    result.crm_id = string_member(item, "id");
+    result.created = bool_member(item, "created");
+    if (!bool_member(item, "success")) {
       std::string code = "UNKNOWN";
       std::string message;
-      if (item.HasMember("errors") && item["errors"].IsArray() && !item["errors"].Empty()) {
-        const auto& error = item["errors"][0];
-        if (error.HasMember("statusCode") && error["statusCode"].IsString()) code = error["statusCode"].GetString();
-        if (error.HasMember("message") && error["message"].IsString()) message = error["message"].GetString();
+      auto errors = item.FindMember("errors");
+      if (errors != item.MemberEnd() && errors->value.IsArray() && !errors->value.Empty()) {
+        const auto& error = errors->value[0];
+        code = string_member(error, "statusCode").value_or(code);
+        message = string_member(error, "message").value_or("");
       }
       ErrorClass klass = code == "UNABLE_TO_LOCK_ROW" ? ErrorClass::transient
                          : code == "ENTITY_IS_DELETED" || code == "NOT_FOUND" ? ErrorClass::conflict
@@ -59,6 +78,25 @@ mapping::Result<std::vector<CrmWriteResult>> parse_results(const std::string& bo
     results.push_back(std::move(result));
   }
   return results;
+}
+
+// The records array of a query answer; an error naming `what` (a lookup before a delete or a
+// revocation) when the body is not a query result: a truncated answer or a proxy's page must not
+// read as "nothing found", which would report deletes and revocations done that were not.
+mapping::Result<const rapidjson::Value*> query_records(const rapidjson::Document& json, std::string_view what) {
+  if (json.HasParseError() || !json.IsObject()) {
+    return SyncError{ErrorClass::transient,
+                     fmt::format("Salesforce {}: the answer is not a JSON object (a truncated answer, or one "
+                                 "from a proxy?); nothing was changed, send again later",
+                                 what)};
+  }
+  auto records = json.FindMember("records");
+  if (records == json.MemberEnd() || !records->value.IsArray()) {
+    return SyncError{ErrorClass::transient,
+                     fmt::format("Salesforce {}: the answer has no records array; nothing was changed, send again later",
+                                 what)};
+  }
+  return &records->value;
 }
 
 // How a write reaches Salesforce: a record whose Id is known is updated by that Id (it may have
@@ -206,14 +244,23 @@ mapping::Result<std::vector<CrmWriteResult>> SalesforceRecordSink::apply(
                                                                          external_id, object, external_id, in)),
                                      "", fmt::format("find {} {} to delete", unknown.size(), object), deadline, false);
         if (!found) return found.error();
+        std::string what = fmt::format("find {} {} to delete", unknown.size(), object);
         rapidjson::Document json;
         json.Parse(found.value().body.c_str());
-        if (!json.HasParseError() && json.IsObject() && json.HasMember("records") && json["records"].IsArray()) {
-          for (const auto& record : json["records"].GetArray()) {
-            if (!record.HasMember(external_id.c_str()) || !record[external_id.c_str()].IsString()) continue;
-            auto it = unknown.find(record[external_id.c_str()].GetString());
-            if (it != unknown.end()) ids[it->second] = record["Id"].GetString();
+        auto records = query_records(json, what);
+        if (!records) return records.error();
+        for (const auto& record : records.value()->GetArray()) {
+          auto prm_id = string_member(record, external_id.c_str());
+          auto it = prm_id ? unknown.find(*prm_id) : unknown.end();
+          if (it == unknown.end()) continue;  // not one of ours
+          auto id = string_member(record, "Id");
+          if (!id || id->empty()) {
+            return SyncError{ErrorClass::transient,
+                             fmt::format("Salesforce {}: a record with a {} has no Id string; nothing was deleted, "
+                                         "send again later",
+                                         what, external_id)};
           }
+          ids[it->second] = std::move(*id);
         }
       }
       std::vector<std::size_t> to_delete;
@@ -261,14 +308,20 @@ mapping::Result<std::vector<CrmWriteResult>> SalesforceRecordSink::apply_shares(
                                             soql_quote(share.principal_id))),
         "", fmt::format("find {} to revoke", share_object), deadline, false);
     if (!found) return found.error();
+    std::string what = fmt::format("find {} to revoke", share_object);
     rapidjson::Document json;
     json.Parse(found.value().body.c_str());
-    if (json.HasParseError() || !json.IsObject() || !json.HasMember("records") || !json["records"].IsArray() ||
-        json["records"].Empty()) {
-      continue;  // nothing granted: revoked already
+    auto records = query_records(json, what);
+    if (!records) return records.error();
+    if (records.value()->Empty()) continue;  // nothing granted: revoked already
+    auto share_id = string_member((*records.value())[0], "Id");
+    if (!share_id || share_id->empty()) {
+      return SyncError{ErrorClass::transient,
+                       fmt::format("Salesforce {}: the share row has no Id string; nothing was revoked, send again later",
+                                   what)};
     }
-    std::string id = json["records"][0]["Id"].GetString();
-    auto removed = client_.request("DELETE", "composite/sobjects?allOrNone=false&ids=" + id, "",
+    const std::string& id = *share_id;
+    auto removed = client_.request("DELETE", "composite/sobjects?allOrNone=false&ids=" + http::percent_encode(id), "",
                                    fmt::format("revoke {}", share_object), deadline, true);
     if (!removed) return removed.error();
     auto parsed = parse_results(removed.value().body, 1);

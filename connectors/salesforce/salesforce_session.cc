@@ -85,12 +85,13 @@ mapping::Result<std::string> make_jwt_assertion(const std::string& client_id, co
 
 SalesforceSession::SalesforceSession(SalesforceSettings settings, http::HttpTransport& transport,
                                      mapping::SecretProvider& secrets, std::shared_ptr<spdlog::logger> logger,
-                                     http::Sleeper sleep)
+                                     http::Sleeper sleep, mapping::UniformRandom uniform01)
     : settings_(std::move(settings)),
       transport_(transport),
       secrets_(secrets),
       logger_(std::move(logger)),
-      sleep_(std::move(sleep)) {}
+      sleep_(std::move(sleep)),
+      uniform01_(std::move(uniform01)) {}
 
 mapping::Result<std::string> SalesforceSession::token_request_body() {
   std::string id = "client_id=" + http::percent_encode(settings_.client_id);
@@ -127,7 +128,7 @@ mapping::Result<SalesforceToken> SalesforceSession::request_token(http::Deadline
   if (!body) return body.error();
   mapping::SecretString secret_body(std::move(body).value());
   http::RetryingHttpClient client(transport_, mapping::RetryPolicy{std::chrono::milliseconds(500), std::chrono::seconds(10)},
-                                  mapping::make_uniform_random(), sleep_, logger_);
+                                  uniform01_, sleep_, logger_);
   auto answer = client.call(
       [&] {
         return http::HttpRequest{"POST",

@@ -26,13 +26,16 @@ struct SalesforceToken {
 // token), keeps it until Salesforce rejects it, and renews it then. A refresh token that
 // Salesforce rotates is stored through the SecretProvider before the new access token is used.
 // Credentials are read from the provider on every renewal, so a rotated secret is used at once.
+// A token request that fails for a retryable reason is retried (500 ms doubling to 10 s, within the
+// caller's deadline) with the given sleeper and random source (the SalesforceClient passes its own).
 // Thread-safe.
 class SalesforceSession {
  public:
   // `sleep` waits between token request retries (http::real_sleeper(), or an interruptible one).
   SalesforceSession(SalesforceSettings settings, http::HttpTransport& transport,
                     mapping::SecretProvider& secrets, std::shared_ptr<spdlog::logger> logger,
-                    http::Sleeper sleep = http::real_sleeper());
+                    http::Sleeper sleep = http::real_sleeper(),
+                    mapping::UniformRandom uniform01 = mapping::make_uniform_random());
 
   mapping::Result<SalesforceToken> token(http::Deadline deadline);
   // Drops the token (Salesforce answered INVALID_SESSION_ID) and obtains a new one.
@@ -47,6 +50,7 @@ class SalesforceSession {
   mapping::SecretProvider& secrets_;
   std::shared_ptr<spdlog::logger> logger_;
   http::Sleeper sleep_;
+  mapping::UniformRandom uniform01_;
   std::mutex mutex_;
   std::optional<SalesforceToken> token_;
 };

@@ -140,5 +140,28 @@ TEST(DataverseCaptureEvents, DeletedEntitiesBecomeDeletes) {
       event_from_row(mapping::ObjectKind::account, R"({"name":"no id"})", false, "p").has_value());
 }
 
+TEST(DataverseCaptureEvents, AChangesPageGivesItsRowsOwnersAndLinks) {
+  auto page = parse_changes_page(
+      mapping::ObjectKind::account,
+      R"({"value":[{"accountid":"0000-1","name":"Acme","_ownerid_value":"t1",)"
+      R"("_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"team"},7,{"name":"no id"},)"
+      R"({"id":"dead-1","reason":"deleted"}],"@odata.nextLink":"https://org/next"})",
+      true, "pass-1", "GET accounts changes (baseline)");
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page.value().rows.size(), 2u) << "rows without an id, and values that are no row, are skipped";
+  EXPECT_EQ(page.value().rows[0].event.dynamics_id, "0000-1");
+  EXPECT_TRUE(page.value().rows[0].event.snapshot);
+  EXPECT_EQ(page.value().rows[0].owner, "t1");
+  EXPECT_EQ(page.value().rows[0].owner_kind, "team");
+  EXPECT_EQ(page.value().rows[1].event.op, mapping::CanonicalEvent::Operation::remove);
+  EXPECT_EQ(page.value().next_link, "https://org/next");
+  EXPECT_EQ(page.value().delta_link, "");
+
+  auto broken = parse_changes_page(mapping::ObjectKind::account, R"({"value":{}})", false, "p", "GET accounts changes (delta)");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().error_class, mapping::ErrorClass::transient);
+  EXPECT_THAT(broken.error().message, HasSubstr("GET accounts changes (delta): the answer has no value array"));
+}
+
 }  // namespace
 }  // namespace crmsync::connectors::dynamics

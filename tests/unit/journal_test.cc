@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "state/journal.h"
+#include "state/journal_chain.h"
 
 namespace crmsync::state {
 namespace {
@@ -70,6 +71,93 @@ TEST(JournalKinds, TheDocumentedKindsAndSourcesAreAccepted) {
   for (const char* source : {"prm", "salesforce", "dynamics", "operator", "daemon"})
     EXPECT_TRUE(is_journal_source(source));
   EXPECT_FALSE(is_journal_source(""));
+}
+
+// A chain of `count` entries as append_journal writes it, with the head that goes with it.
+struct Chain {
+  std::vector<StoredJournalEntry> entries;
+  JournalHead head;
+};
+
+Chain chain_of(const SecretString& key, int count) {
+  Chain chain;
+  std::string prev(32, '\0');
+  for (int seq = 1; seq <= count; ++seq) {
+    StoredJournalEntry stored;
+    stored.seq = seq;
+    stored.recorded_at = "2026-11-28T12:00:00.000001Z";
+    stored.entry = {"applied", "partner_user:u1", "deal", "D" + std::to_string(seq), "prm",
+                    "e" + std::to_string(seq), "", R"({"fields":{"amount":{"after":"1.00"}}})"};
+    std::string hash = journal_entry_hash(key, prev, seq, stored.recorded_at, stored.entry);
+    stored.prev_hash_hex = journal_hex(prev);
+    stored.hash_hex = journal_hex(hash);
+    prev = hash;
+    chain.entries.push_back(stored);
+  }
+  chain.head = {count, journal_hex(prev)};
+  return chain;
+}
+
+JournalVerification check_chain(const SecretString& key, const Chain& chain) {
+  JournalChainCheck check(key, "crmsync.journal_head");
+  for (const auto& stored : chain.entries) {
+    if (!check.next(stored)) break;
+  }
+  check.finish(chain.head);
+  return check.result();
+}
+
+const SecretString kChainKey("journal-chain-key-0123456789abcdef-0123");
+
+TEST(JournalChain, AnUntouchedChainIsIntact) {
+  auto result = check_chain(kChainKey, chain_of(kChainKey, 4));
+  EXPECT_TRUE(result.intact) << result.reason;
+  EXPECT_EQ(result.entries_checked, 4);
+  EXPECT_TRUE(check_chain(kChainKey, chain_of(kChainKey, 0)).intact) << "an empty journal";
+}
+
+TEST(JournalChain, AChangedFieldBreaksTheChainAtItsEntry) {
+  Chain chain = chain_of(kChainKey, 4);
+  chain.entries[2].entry.detail_json = R"({"fields":{"amount":{"after":"9.00"}}})";
+  auto result = check_chain(kChainKey, chain);
+  EXPECT_FALSE(result.intact);
+  EXPECT_EQ(result.first_bad_seq, 3);
+  EXPECT_EQ(result.entries_checked, 3);
+  EXPECT_THAT(result.reason, HasSubstr("does not match its hash"));
+}
+
+TEST(JournalChain, GapsReorderingHeadAndKeyAreReported) {
+  Chain gap = chain_of(kChainKey, 4);
+  gap.entries.erase(gap.entries.begin() + 1);
+  EXPECT_EQ(check_chain(kChainKey, gap).first_bad_seq, 2);
+
+  Chain swapped = chain_of(kChainKey, 3);
+  std::swap(swapped.entries[0], swapped.entries[1]);
+  EXPECT_EQ(check_chain(kChainKey, swapped).first_bad_seq, 1);
+
+  Chain rewound = chain_of(kChainKey, 3);
+  rewound.head.last_seq = 2;
+  EXPECT_THAT(check_chain(kChainKey, rewound).reason, HasSubstr("beyond the head"));
+
+  JournalChainCheck headless(kChainKey, "crmsync.journal_head");
+  headless.finish(std::nullopt);
+  EXPECT_THAT(headless.result().reason, HasSubstr("journal head (crmsync.journal_head) is missing"));
+
+  EXPECT_EQ(check_chain(SecretString("another-key-0123456789abcdef-0123456789"), chain_of(kChainKey, 2))
+                .first_bad_seq,
+            1)
+      << "the wrong key fails at the first entry";
+}
+
+TEST(JournalChain, MalformedHexIsABreakNotACrash) {
+  Chain chain = chain_of(kChainKey, 2);
+  chain.entries[1].prev_hash_hex = "zz";
+  EXPECT_EQ(check_chain(kChainKey, chain).first_bad_seq, 2);
+  chain = chain_of(kChainKey, 2);
+  chain.entries[0].hash_hex = "abc";
+  EXPECT_EQ(check_chain(kChainKey, chain).first_bad_seq, 1);
+  EXPECT_EQ(journal_unhex("0aFf"), std::string("\x0a\xff", 2));
+  EXPECT_EQ(journal_unhex("0g"), std::nullopt);
 }
 
 }  // namespace

@@ -148,5 +148,15 @@ TEST(InterruptibleSleeper, SleepsTheWholeTimeUnlessInterruptedThenWakesAtOnce) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));  // no hour-long wait
 }
 
+// Fuzz crash (corpus/salesforce/crash-retry-after-overflow.txt): seconds * 1000 overflowed for a
+// server's 2222222222222222222; a date past the year 2262 overflowed the clock's nanoseconds.
+TEST(RetryAfter, HugeValuesAreCappedAtADayInsteadOfOverflowing) {
+  auto now = std::chrono::system_clock::from_time_t(1'800'000'000);
+  EXPECT_EQ(parse_retry_after("2222222222222222222", now), std::chrono::hours(24));
+  EXPECT_EQ(parse_retry_after("86401", now), std::chrono::hours(24));
+  EXPECT_EQ(parse_retry_after("Fri, 15 Jan 9999 08:00:30 GMT", now), std::chrono::hours(24));
+  EXPECT_EQ(parse_retry_after("Mon, 01 Jan 1900 00:00:00 GMT", now), milliseconds(0));
+}
+
 }  // namespace
 }  // namespace crmsync::connectors::http
