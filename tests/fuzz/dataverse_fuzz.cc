@@ -115,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::FixedSecrets secrets;
   http::RetryingHttpClient http(transport,
                                 mapping::RetryPolicy{std::chrono::milliseconds(1), std::chrono::milliseconds(2), 2.0, 0.0},
-                                [] { return 0.5; }, [](std::chrono::milliseconds) {}, fuzz::quiet_logger());
+                                [] { return 0.5; }, [](std::chrono::milliseconds) { return true; }, fuzz::quiet_logger());
   DataverseSettings settings{"https://org.fuzz.example", "https://login.fuzz.example", "tenant", "app-id"};
   DataverseTokenClient tokens(settings, http, secrets, fuzz::quiet_logger());
   DataverseClient client(settings, http, tokens);

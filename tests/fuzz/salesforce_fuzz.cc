@@ -104,7 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   settings.client_id = "fuzz-client";
   salesforce::SalesforceClient client(settings, transport, secrets, fuzz::quiet_logger(),
                                       mapping::RetryPolicy{std::chrono::milliseconds(1), std::chrono::milliseconds(2), 2.0, 0.0},
-                                      [] { return 0.5; }, [](std::chrono::milliseconds) {});
+                                      [] { return 0.5; }, [](std::chrono::milliseconds) { return true; });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
   salesforce::SalesforceRecordSink sink(client);
   salesforce::SalesforceShareReader shares(client);

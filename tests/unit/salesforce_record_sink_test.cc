@@ -79,7 +79,7 @@ class SalesforceRecordSinkTest : public ::testing::Test {
                           logging.logger("salesforce"),
                           mapping::RetryPolicy{milliseconds(1), milliseconds(2), 2.0, 0.0},
                           [] { return 0.5; },
-                          [](milliseconds) {}};
+                          [](milliseconds) { return true; }};
   SalesforceRecordSink sink{client};
 };
 
