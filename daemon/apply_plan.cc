@@ -433,6 +433,14 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
     for (std::size_t i = 0; i < side_writes.size(); ++i) {
       WaveItem& item = *writers[side][i];
       const auto& result = results.value()[i];
+      if (result.error && result.gone) {
+        // Deleted on that side since the wave read it (or since the source captured it): nothing
+        // to write there any more, and no share either; the side's delete event follows.
+        logger_->info("apply: {} {} is gone from {} ({}); its delete follows from that side", object_name(item.record.object),
+                      item.record_id, side_name(side), result.error->message);
+        item.missing.insert(side);
+        continue;
+      }
       if (result.error) {
         if (mapping::is_retryable(result.error->error_class) || result.error->error_class == mapping::ErrorClass::conflict ||
             result.error->error_class == mapping::ErrorClass::auth) {

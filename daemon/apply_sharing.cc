@@ -222,6 +222,7 @@ mapping::Status WavePlanner::write_shares(std::vector<WaveItem>& items, bool gra
     for (const auto& [side, desired] : item.side_desired) {
       auto id = id_on(item.record, side);
       if (!id) continue;  // the record did not reach that side
+      if (item.missing.count(side) != 0) continue;  // deleted there
       for (auto& write : mapping::share_writes(item.pending->event.object, *id, item.side_before[side], desired)) {
         if (write.grant != grants_phase) continue;
         batch[side].push_back(std::move(write));

@@ -30,6 +30,9 @@ struct CrmWriteResult {
   std::optional<std::string> crm_id;
   bool created = false;
   std::optional<SyncError> error;  // `conflict` for an ETag mismatch; `invalid` with the CRM's code otherwise
+  // With `error`: the record is no longer on that side (deleted there since it was read or
+  // captured). Its delete event is on the way from that side's capture; the write is not retried.
+  bool gone = false;
 };
 
 // A grant or revocation of a principal's access to a CRM record (Salesforce AccountShare /

@@ -208,6 +208,13 @@ mapping::Result<std::vector<CrmWriteResult>> DataverseApplier::apply(
           results[index] = CrmWriteResult{write.crm_id, false, std::nullopt};
           continue;
         }
+        if (write.op == mapping::CanonicalEvent::Operation::upsert && write.etag && outcome.status == 404) {
+          // An update of a row deleted since it was read (If-Match never creates): the delete's
+          // change event is on its way.
+          error.message = fmt::format("{} ({})", error.message, describe(write));
+          results[index] = CrmWriteResult{write.crm_id, false, std::move(error), true};
+          continue;
+        }
         if (mapping::is_retryable(error.error_class) && rounds[index] < kMaxRounds &&
             std::chrono::steady_clock::now() < deadline) {
           next.push_back(index);

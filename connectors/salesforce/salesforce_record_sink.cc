@@ -74,6 +74,7 @@ mapping::Result<std::vector<CrmWriteResult>> parse_results(const std::string& bo
                          : code == "ENTITY_IS_DELETED" || code == "NOT_FOUND" ? ErrorClass::conflict
                                                                                : ErrorClass::invalid;
       result.error = SyncError{klass, fmt::format("Salesforce {}: {}", code, message)};
+      result.gone = code == "ENTITY_IS_DELETED";
     }
     results.push_back(std::move(result));
   }

@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
@@ -75,8 +77,18 @@ class Chaos : public testing::PermissionsFixture {
  protected:
   // ---- the daemon ---------------------------------------------------------------------------
   void launch() {
+    keep_daemon_output();
     crmsync = std::make_unique<testing::ChildProcess>(CRMSYNC_BINARY, std::vector<std::string>{"run", "--config", cfg});
   }
+  // CRMSYNC_CHAOS_LOG_DIR=DIR keeps each daemon's whole output as DIR/daemon-N.log (the failure
+  // message shows only the last daemon's tail), to follow a change across kills.
+  void keep_daemon_output() {
+    const char* log_dir = std::getenv("CRMSYNC_CHAOS_LOG_DIR");
+    if (log_dir == nullptr || *log_dir == '\0' || !crmsync) return;
+    std::filesystem::create_directories(log_dir);
+    std::ofstream(std::filesystem::path(log_dir) / fmt::format("daemon-{}.log", ++daemons_logged)) << crmsync->output();
+  }
+  int daemons_logged = 0;
   // A daemon that exited on its own (e.g. its database went away) is started again, as systemd's
   // Restart= would; counted, not hidden.
   void relaunch_if_exited() {
@@ -673,6 +685,7 @@ TEST_F(Chaos, EveryIntendedChangeArrivesOnceThroughFaults) {
             << "\nseconds=" << std::chrono::duration_cast<seconds>(Clock::now() - started).count() << "\n";
   for (const auto& [kind, count] : fault_counts) std::cout << "fault." << kind << "=" << count << "\n";
   std::cout << std::flush;
+  keep_daemon_output();
   for (const auto& finding : check.findings) ADD_FAILURE() << finding;
   EXPECT_EQ(drift, 0);
   EXPECT_EQ(check.duplicates, 0);

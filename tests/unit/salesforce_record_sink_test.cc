@@ -129,6 +129,32 @@ TEST_F(SalesforceRecordSinkTest, CollectionResultsThatAreNotObjectsAreAMalformed
   EXPECT_THAT(failed.value()[0].error->message, HasSubstr("UNKNOWN")) << "an error entry that is no object";
 }
 
+// A record deleted in Salesforce after crmsync read or captured it: the update is refused with
+// ENTITY_IS_DELETED. That is "gone" (the delete's change event follows), not a conflict to retry:
+// retrying it stalled the whole apply wave for good (found by the chaos suite).
+TEST_F(SalesforceRecordSinkTest, AnUpdateOfADeletedRecordIsGoneNotRetried) {
+  CrmRecordWrite update;
+  update.object = mapping::ObjectKind::deal;
+  update.prm_id = "D-1";
+  update.crm_id = "006000000000001AAA";
+  update.fields.push_back({"Amount", mapping::FieldValue::number_value("12.00")});
+  CrmRecordWrite other = update;
+  other.prm_id = "D-2";
+  other.crm_id = "006000000000002AAA";
+  transport.bodies = {R"([{"id":"006000000000001AAA","success":false,"errors":[{"statusCode":"ENTITY_IS_DELETED",)"
+                      R"("message":"entity is deleted","fields":[]}]},{"id":"006000000000002AAA","success":false,)"
+                      R"("errors":[{"statusCode":"UNABLE_TO_LOCK_ROW","message":"unable to obtain exclusive access",)"
+                      R"("fields":[]}]}])"};
+  auto result = sink.apply({update, other}, deadline());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  ASSERT_TRUE(result.value()[0].error.has_value());
+  EXPECT_TRUE(result.value()[0].gone);
+  EXPECT_THAT(result.value()[0].error->message, HasSubstr("ENTITY_IS_DELETED"));
+  ASSERT_TRUE(result.value()[1].error.has_value());
+  EXPECT_FALSE(result.value()[1].gone) << "a lock is retried, not gone";
+  EXPECT_EQ(result.value()[1].error->error_class, ErrorClass::transient);
+}
+
 TEST_F(SalesforceRecordSinkTest, ARevocationLookupWithoutAnIdStringFailsTheCall) {
   transport.bodies = {R"({"done":true,"records":[{"attributes":{"type":"AccountShare"}}]})"};
   auto result = sink.apply_shares({revocation()}, deadline());
