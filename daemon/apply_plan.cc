@@ -412,7 +412,14 @@ mapping::Result<std::vector<std::string>> WavePlanner::apply_wave(state::SyncRec
       // is read and merged again instead of overwriting that edit.
       if (side == Side::dynamics) {
         auto read = item.read_versions.find(side);
-        if (read != item.read_versions.end() && !read->second.empty()) write.etag = fmt::format("W/\"{}\"", read->second);
+        if (read != item.read_versions.end() && !read->second.empty()) {
+          write.etag = fmt::format("W/\"{}\"", read->second);
+        } else if (write.crm_id) {
+          // An update of a row not read in this wave (the event's own side, given its PRM id):
+          // Dataverse's PATCH is an upsert, and without If-Match a row deleted there since the
+          // capture came back to life (found by the chaos suite). `*` makes it answer 404: gone.
+          write.etag = "*";
+        }
       }
       writes[side].push_back(std::move(write));
       writers[side].push_back(&item);

@@ -35,7 +35,14 @@ mapping::Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(
                                 {"isolation.level", "read_committed"},
                                 // A subscribed topic created after the subscription (a capture that
                                 // has not produced yet) is noticed within seconds, not the default 5 min.
-                                {"topic.metadata.refresh.interval.ms", "2000"}},
+                                {"topic.metadata.refresh.interval.ms", "2000"},
+                                // A member that died without leaving (kill -9, a lost node) holds its
+                                // partitions until the broker's session timeout ends it; the default
+                                // 45 s stalled every change behind a restart for up to a minute.
+                                // Heartbeats come from librdkafka's own thread, so a long apply wave
+                                // does not count against this (max.poll.interval.ms bounds that).
+                                {"session.timeout.ms", "10000"},
+                                {"heartbeat.interval.ms", "2000"}},
                                &impl->bridge);
   if (!conf) return conf.error();
   std::string error_text;

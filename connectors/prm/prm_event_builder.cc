@@ -177,9 +177,14 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
       }
       SharingView::RecordKey key{*object, *record_id};
       std::string principal = *principal_type + ":" + *principal_id;
-      mapping::Sharing previous = sharing_.sharing_of(key);
+      // The event's change is the row's own (this grant, or this revocation), not the view's
+      // difference before and after it: after a restart the view is loaded from the PRM as it is
+      // now, ahead of the stream being replayed from the slot, so a replayed grant is already in
+      // it and its difference was empty — the share never reached the CRMs (the chaos suite).
+      mapping::SharingChange row_change;
       if (change.kind == RowChange::Kind::remove) {
         sharing_.revoke(key, principal);
+        row_change.revoked.push_back(principal);
       } else {
         if (change.kind == RowChange::Kind::update && change.old_kind) {
           // The key changed (a different principal or record): the old grant is gone.
@@ -187,9 +192,12 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
           auto old_object = mapping::parse_object_kind(old_row.text(share.object_type_column).value_or(""));
           auto old_record = old_row.text(share.record_id_column);
           if (old_object && old_record) {
-            sharing_.revoke({*old_object, *old_record},
-                            old_row.text(share.principal_type_column).value_or("") + ":" +
-                                old_row.text(share.principal_id_column).value_or(""));
+            std::string old_principal = old_row.text(share.principal_type_column).value_or("") + ":" +
+                                        old_row.text(share.principal_id_column).value_or("");
+            sharing_.revoke({*old_object, *old_record}, old_principal);
+            if (*old_object == *object && *old_record == *record_id && old_principal != principal) {
+              row_change.revoked.push_back(old_principal);
+            }
           }
         }
         auto access = parse_access(row.text(share.access_column));
@@ -200,6 +208,7 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
           continue;
         }
         sharing_.grant(key, principal, *access);
+        row_change.granted.push_back({principal, *access});
       }
       // A share of a record deleted earlier in this transaction (its shares go with it), or of a
       // record whose own row comes later in it: the record's own event carries the sharing.
@@ -214,7 +223,7 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
       event.actor.kind = mapping::Actor::Kind::integration;
       event.changed = {"sharing"};
       event.sharing = sharing_.sharing_of(key);
-      event.sharing_change = mapping::sharing_difference(previous, event.sharing);
+      event.sharing_change = std::move(row_change);
       built.events.push_back(std::move(event));
       continue;
     }
@@ -283,9 +292,11 @@ BuiltTransaction PrmEventBuilder::build(const CommittedTransaction& transaction)
     event.sharing = sharing_.sharing_of(key);
     if (change.kind == RowChange::Kind::insert) {
       previous = mapping::Sharing{};
-    } else if (!known_before) {
-      // Not in the view (cannot happen once it is loaded): the old row's owners when the table
-      // has REPLICA IDENTITY FULL, otherwise the owner is taken as unchanged.
+    } else if (old_row || !known_before) {
+      // The old row's owners when the table has REPLICA IDENTITY FULL: the view may be ahead of
+      // the stream (after a restart it is loaded from the PRM as it is now, and the stream is
+      // replayed from the slot), so an owner change replayed would read as none. Without the old
+      // row and not in the view (cannot happen once it is loaded), the owner is taken as unchanged.
       previous = event.sharing;
       if (old_row) {
         previous.owner_partner_org = old_row->text(binding->owner_org_column);

@@ -119,6 +119,38 @@ TEST_F(Capture, ShareRowsTravelAsTheRecordsCompleteSharing) {
               ElementsAre(mapping::ShareGrant{"partner_user:user-c1", mapping::ShareGrant::Access::edit}));
 }
 
+// After a restart the sharing view is loaded from the PRM as it is now, ahead of the stream the
+// slot replays: a replayed grant is already in the view. The event must still carry the grant (the
+// row's own change), or the share never reaches the CRMs (found by the chaos suite); likewise a
+// revocation, and an owner change read from the old row.
+TEST_F(Capture, AShareChangeTheViewAlreadyHoldsStillCarriesTheRowsOwnChange) {
+  builder.build(transaction({deals_relation(), InsertMessage{100, deal_row("d1", "Deal", "10")}}, 0x100));
+  InsertMessage grant{200, {text("deal"), text("d1"), text("partner_org"), text("org-b"), text("read")}};
+  builder.build(transaction({shares_relation(), grant}, 0x200));
+  auto replayed = builder.build(transaction({shares_relation(), grant}, 0x200));
+  ASSERT_EQ(replayed.events.size(), 1u);
+  ASSERT_TRUE(replayed.events[0].sharing_change.has_value());
+  EXPECT_THAT(replayed.events[0].sharing_change->granted,
+              ElementsAre(mapping::ShareGrant{"partner_org:org-b", mapping::ShareGrant::Access::read}));
+
+  DeleteMessage revoke{200, 'K', {text("deal"), text("d1"), text("partner_org"), text("org-b"), null()}};
+  builder.build(transaction({revoke}, 0x300));
+  auto revoked_again = builder.build(transaction({revoke}, 0x300));
+  ASSERT_EQ(revoked_again.events.size(), 1u);
+  ASSERT_TRUE(revoked_again.events[0].sharing_change.has_value());
+  EXPECT_THAT(revoked_again.events[0].sharing_change->revoked, ElementsAre("partner_org:org-b"));
+
+  TupleData moved = deal_row("d1", "Deal", "10");
+  moved[4] = text("org-c");
+  UpdateMessage owner_change{100, 'O', deal_row("d1", "Deal", "10"), moved};
+  builder.build(transaction({owner_change}, 0x400));
+  auto owner_again = builder.build(transaction({owner_change}, 0x400));
+  ASSERT_EQ(owner_again.events.size(), 1u);
+  ASSERT_TRUE(owner_again.events[0].sharing_change.has_value());
+  EXPECT_TRUE(owner_again.events[0].sharing_change->owner_partner_org_changed);
+  EXPECT_EQ(owner_again.events[0].sharing_change->owner_partner_org, "org-c");
+}
+
 TEST_F(Capture, SharesGoingWithADeletedRecordDoNotResurrectIt) {
   builder.build(transaction({deals_relation(), InsertMessage{100, deal_row("d1", "Deal", "10")},
                              shares_relation(),
