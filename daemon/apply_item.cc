@@ -99,4 +99,6 @@ std::string json_value(const std::optional<FieldValue>& value) {
 
 std::string waiting_key(Side side, const std::string& id) { return fmt::format("account:{}:{}", side_name(side), id); }
 
+std::string referencing_deals_key(const std::string& account_id) { return "deals-of:" + account_id; }
+
 }  // namespace crmsync::daemon

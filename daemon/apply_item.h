@@ -71,6 +71,9 @@ std::string json_text(std::string_view text);
 std::string json_value(const std::optional<mapping::FieldValue>& value);
 // The key a parked deal waits for: "account:<side>:<id on that side>".
 std::string waiting_key(mapping::Side side, const std::string& id);
+// The key an account delete waits for while deals still refer to the account on a side:
+// "deals-of:<canonical account id>", resolvable once no synced deal refers to it.
+std::string referencing_deals_key(const std::string& account_id);
 
 // Records the outcome of every item of an applied wave in the store (id map, base, versions,
 // conflicts, parked events, applied events) and in `summary` (journal entries, counts, dead

@@ -53,13 +53,20 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
       continue;
     }
     if (item.outcome == EventOutcome::parked) {
-      bool for_operator = item.reason.starts_with("operator:");
-      if (auto parked = store.park(event.event_id, event.object, item.reason,
-                                   for_operator ? "held for an operator" : "reference not mapped yet", item.pending->json);
-          !parked) {
-        return parked.error();
+      std::string why = item.reason.starts_with("operator:")    ? "held for an operator"
+                        : item.reason.starts_with("deals-of:") ? "deals still refer to the account"
+                                                                : "reference not mapped yet";
+      auto parked = store.park(event.event_id, event.object, item.reason, why, item.pending->json);
+      if (!parked) return parked.error();
+      // The sides a parked delete was written to already (the others go when it is re-applied).
+      std::vector<std::string> written;
+      for (Side side : item.written) written.push_back(json_text(side_name(side)));
+      if (parked.value()) {
+        journal("parked", "", fmt::format(R"({{"waiting_for":{},"written":[{}]}})", json_text(item.reason),
+                                          fmt::join(written, ",")));
+      } else {
+        logger.debug("event {} still waits for {}", event.event_id, item.reason);
       }
-      journal("parked", "", fmt::format(R"({{"waiting_for":{}}})", json_text(item.reason)));
     } else if (item.outcome == EventOutcome::superseded || item.outcome == EventOutcome::echo_skipped ||
                item.outcome == EventOutcome::delete_held) {
       journal(std::string(to_string(*item.outcome)), "", fmt::format(R"({{"reason":{}}})", json_text(item.reason)));

@@ -293,6 +293,8 @@ mapping::Result<std::vector<CrmWriteResult>> PrmSideGateway::write(
     if (one.error().error_class != ErrorClass::invalid) return one.error();
     results[i].created = false;
     results[i].error = one.error();
+    results[i].still_referenced = std::holds_alternative<connectors::prm::PrmDelete>(prm_writes[i]) &&
+                                  connectors::prm::is_foreign_key_violation(one.error());
   }
   return results;
 }

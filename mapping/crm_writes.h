@@ -33,6 +33,11 @@ struct CrmWriteResult {
   // With `error`: the record is no longer on that side (deleted there since it was read or
   // captured). Its delete event is on the way from that side's capture; the write is not retried.
   bool gone = false;
+  // With `error`: a delete the side refused because records there still refer to this one (PRM
+  // deals of the account, by foreign key). Their deletes are usually on the way from the same
+  // source (deleting a Salesforce account deletes its opportunities, whose capture can come
+  // later), so the event is parked until no synced deal refers to the account, not dead-lettered.
+  bool still_referenced = false;
 };
 
 // A grant or revocation of a principal's access to a CRM record (Salesforce AccountShare /

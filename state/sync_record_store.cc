@@ -205,17 +205,20 @@ mapping::Result<bool> SyncRecordStore::resolve_conflict(std::int64_t id, const s
   return !rows.value().empty();
 }
 
-mapping::Status SyncRecordStore::park(const std::string& event_id, mapping::ObjectKind object,
-                                      const std::string& waiting_for, const std::string& reason,
-                                      const std::string& event_json) {
+mapping::Result<bool> SyncRecordStore::park(const std::string& event_id, mapping::ObjectKind object,
+                                            const std::string& waiting_for, const std::string& reason,
+                                            const std::string& event_json) {
   // Parked again (re-applied by the sweep or an operator's retry, and still not appliable): it now
   // waits for what it waits for this time. Keeping an operator retry's "retry:" marker would have
-  // the sweep re-apply it every round.
-  return as_status(execute_(fmt::format("INSERT INTO {}.parked_events (event_id, object, waiting_for, reason, event) "
-                                        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE SET "
-                                        "waiting_for = EXCLUDED.waiting_for, reason = EXCLUDED.reason",
-                                        schema_),
-                            {event_id, std::string(mapping::to_string(object)), waiting_for, reason, event_json}));
+  // the sweep re-apply it every round. A row comes back only when inserted or changed.
+  auto rows = execute_(fmt::format("INSERT INTO {0}.parked_events (event_id, object, waiting_for, reason, event) "
+                                   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE SET "
+                                   "waiting_for = EXCLUDED.waiting_for, reason = EXCLUDED.reason "
+                                   "WHERE {0}.parked_events.waiting_for IS DISTINCT FROM EXCLUDED.waiting_for RETURNING id",
+                                   schema_),
+                       {event_id, std::string(mapping::to_string(object)), waiting_for, reason, event_json});
+  if (!rows) return rows.error();
+  return !rows.value().empty();
 }
 
 mapping::Status SyncRecordStore::unpark(const std::string& event_id) {
@@ -262,11 +265,15 @@ mapping::Result<std::vector<std::string>> resolvable_parked_events(StateDatabase
   // waiting_for is "account:<side>:<id on that side>" (ids contain no ':'), or "retry:<dead letter
   // id>" for an operator's retry of a dead letter (state/dead_letter_decisions.h): resolvable at once.
   auto rows = db.execute(fmt::format(
-      "SELECT p.event FROM {0}.parked_events p WHERE p.waiting_for LIKE 'retry:%' OR EXISTS (SELECT 1 FROM {0}.sync_records r "
+      "SELECT p.event FROM {0}.parked_events p WHERE p.waiting_for LIKE 'retry:%' "
+      "OR (p.waiting_for LIKE 'account:%' AND EXISTS (SELECT 1 FROM {0}.sync_records r "
       "WHERE r.object = 'account' AND CASE split_part(p.waiting_for, ':', 2) "
       "WHEN 'prm' THEN r.on_prm AND r.record_id = split_part(p.waiting_for, ':', 3) "
       "WHEN 'salesforce' THEN r.salesforce_id = split_part(p.waiting_for, ':', 3) "
-      "WHEN 'dynamics' THEN r.dynamics_id = split_part(p.waiting_for, ':', 3) ELSE false END) "
+      "WHEN 'dynamics' THEN r.dynamics_id = split_part(p.waiting_for, ':', 3) ELSE false END)) "
+      "OR (p.waiting_for LIKE 'deals-of:%' AND NOT EXISTS (SELECT 1 FROM {0}.sync_records d "
+      "WHERE d.object = 'deal' AND d.on_prm AND NOT d.deleted "
+      "AND d.base::jsonb ->> 'account' = split_part(p.waiting_for, ':', 2))) "
       "ORDER BY p.id LIMIT {1}",
       db.schema(), limit));
   if (!rows) return rows.error();

@@ -76,8 +76,10 @@ class SyncRecordStore {
   mapping::Result<bool> resolve_conflict(std::int64_t id, const std::string& resolution);
 
   // Parks an event until `waiting_for` resolves. An event parked already (re-applied from the
-  // parked events and still waiting) gets the new waiting_for and reason.
-  mapping::Status park(const std::string& event_id, mapping::ObjectKind object, const std::string& waiting_for,
+  // parked events and still waiting) gets the new waiting_for and reason. True when the event was
+  // not parked before or now waits for something else (worth a journal entry); false when it was
+  // parked again for what it already waited for.
+  mapping::Result<bool> park(const std::string& event_id, mapping::ObjectKind object, const std::string& waiting_for,
                        const std::string& reason, const std::string& event_json);
   mapping::Status unpark(const std::string& event_id);
   // Parked events (event JSON) waiting for any of `keys`, oldest first.
@@ -98,9 +100,12 @@ class SyncRecordStore {
   std::string schema_;
 };
 
-// Parked events (JSON) whose awaited account is mapped now (it arrived while their un-parking was
-// missed, e.g. across a restart), oldest first: for the periodic sweep. Events still waiting are
-// not returned, so the sweep never re-parks (or re-journals) them.
+// Parked events (JSON) that can go now, oldest first, for the periodic sweep: an operator's retry
+// ("retry:…"); a deal whose awaited account is mapped now ("account:<side>:<id>"; it arrived while
+// the un-parking was missed, e.g. across a restart); an account delete that deals referred to
+// ("deals-of:<account id>") once no synced deal still on the PRM refers to it. Events still waiting
+// are not returned. (A deals-of event can come back parked when a deal crmsync has not synced yet
+// still refers to the account; SyncRecordStore::park does not journal that again.)
 mapping::Result<std::vector<std::string>> resolvable_parked_events(StateDatabase& db, std::size_t limit);
 
 // A JSON array of strings (for `jsonb_array_elements_text($n::jsonb)` parameters).

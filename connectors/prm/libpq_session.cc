@@ -69,4 +69,8 @@ SyncError libpq_error(PGconn* connection, PGresult* result, std::string_view wha
   return {klass, fmt::format("{}: SQLSTATE {}: {}", what, sqlstate, detail)};
 }
 
+bool is_foreign_key_violation(const mapping::SyncError& error) {
+  return error.error_class == ErrorClass::invalid && error.message.find("(SQLSTATE 23503)") != std::string::npos;
+}
+
 }  // namespace crmsync::connectors::prm

@@ -42,6 +42,10 @@ mapping::Result<PGconn*> open_prm_session(const PrmConnectionSettings& settings,
 // SQLSTATE or a broken connection is `transient`.
 mapping::SyncError libpq_error(PGconn* connection, PGresult* result, std::string_view what);
 
+// Whether `error` (made by libpq_error) is a foreign key violation (SQLSTATE 23503): for a delete,
+// other rows still refer to the row.
+bool is_foreign_key_violation(const mapping::SyncError& error);
+
 // libpq's multi-line messages as one log-friendly line.
 std::string one_line(const char* text);
 

@@ -31,11 +31,22 @@ class OperatorState : public ::testing::Test {
     if (db) (void)db->execute("DROP SCHEMA IF EXISTS " + settings.schema + " CASCADE");
   }
 
-  mapping::Status park(const std::string& event_id, const std::string& waiting_for) {
-    return db->in_transaction([&](const StateDatabase::Executor& execute) {
+  // True when the event was newly parked or now waits for something else (journaled then).
+  mapping::Result<bool> park_event(const std::string& event_id, const std::string& waiting_for) {
+    bool fresh = false;
+    auto done = db->in_transaction([&](const StateDatabase::Executor& execute) -> mapping::Status {
       SyncRecordStore store(execute, db->schema());
-      return store.park(event_id, mapping::ObjectKind::deal, waiting_for, "reason for " + waiting_for, "{}");
+      auto parked = store.park(event_id, mapping::ObjectKind::deal, waiting_for, "reason for " + waiting_for, "{}");
+      if (!parked) return parked.error();
+      fresh = parked.value();
+      return mapping::ok_status();
     });
+    if (!done) return done.error();
+    return fresh;
+  }
+  mapping::Status park(const std::string& event_id, const std::string& waiting_for) {
+    auto parked = park_event(event_id, waiting_for);
+    return parked ? mapping::ok_status() : mapping::Status(parked.error());
   }
   std::string waiting_for(const std::string& event_id) {
     auto waiting = parked_waiting_for(*db, event_id);
@@ -80,6 +91,35 @@ TEST_F(OperatorState, ARetriedEventThatParksAgainWaitsForWhatItParkedFor) {
   ASSERT_TRUE(park("e-1", "account:prm:a-1").ok());
   EXPECT_EQ(waiting_for("e-1"), "account:prm:a-1");
   EXPECT_TRUE(resolvable().empty()) << "would be re-applied at every sweep";
+}
+
+TEST_F(OperatorState, AnAccountDeleteWaitingForItsDealsGoesOnceNoSyncedDealOnThePrmRefersToIt) {
+  auto deal = [&](const std::string& id, const std::string& account, bool on_prm, bool deleted) {
+    auto done = db->execute("INSERT INTO " + settings.schema + ".sync_records (object, record_id, on_prm, deleted, base) "
+                            "VALUES ('deal', $1, $2::boolean, $3::boolean, $4)",
+                            {id, on_prm ? "true" : "false", deleted ? "true" : "false",
+                             R"({"account":")" + account + R"(","name":"n"})"});
+    ASSERT_TRUE(done.ok()) << done.error().message;
+  };
+  deal("d-1", "acc-1", true, false);
+  deal("d-2", "acc-1", true, true);     // deleted: refers to nothing
+  deal("d-3", "acc-1", false, false);   // not on the PRM: holds nothing back there
+  deal("d-4", "acc-other", true, false);
+  auto parked = park_event("e-5", "deals-of:acc-1");
+  ASSERT_TRUE(parked.ok()) << parked.error().message;
+  EXPECT_TRUE(parked.value()) << "a new parked event is journaled";
+  EXPECT_TRUE(resolvable().empty()) << "d-1 still refers to the account";
+
+  auto again = park_event("e-5", "deals-of:acc-1");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_FALSE(again.value()) << "parked again for the same thing: not worth another journal entry";
+  auto other = park_event("e-5", "account:prm:acc-2");
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  EXPECT_TRUE(other.value()) << "now waiting for something else";
+  ASSERT_TRUE(park("e-5", "deals-of:acc-1").ok());
+
+  ASSERT_TRUE(db->execute("UPDATE " + settings.schema + ".sync_records SET deleted = true WHERE record_id = 'd-1'").ok());
+  EXPECT_EQ(resolvable().size(), 1u);
 }
 
 TEST_F(OperatorState, ARetryKeepsWhatAParkedEventWaitsForAndReplacesAnEarlierRetry) {

@@ -1,5 +1,7 @@
 #include "tests/integration/sync_engine_fixture.h"
 
+#include <fmt/chrono.h>
+
 namespace crmsync {
 namespace {
 
@@ -322,6 +324,81 @@ TEST_F(SyncEngine, ADealArrivingBeforeItsAccountIsParkedThenApplied) {
   })) << crmsync->output();
   EXPECT_EQ(scalar("SELECT name FROM prm.accounts WHERE id = $1::uuid", {prm_account}), name + " parent");
   EXPECT_EQ(state_scalar("SELECT count(*) FROM " + name + ".parked_events"), "0");
+  stop();
+}
+
+TEST_F(SyncEngine, AnAccountDeleteThatOvertakesItsDealsDeletesWaitsForThemInsteadOfFailing) {
+  // Found by the chaos suite: Salesforce deletes an account's opportunities with it, and the
+  // account's delete can reach the engine before theirs; the PRM refuses it (its deals still refer
+  // to the account). It must wait for them, not be dead-lettered and leave the account for good.
+  // Salesforce capture off: the test feeds the Salesforce topic itself, in that order.
+  std::string config = write_config("", "", false);
+  auto create = [&](const std::string& object, const std::string& body) {
+    auto answer = sf_client->request("POST", "sobjects/" + object, body, "create " + object,
+                                     std::chrono::steady_clock::now() + seconds(30), true);
+    EXPECT_TRUE(answer.ok());
+    return answer.ok() ? answer.value().body.substr(answer.value().body.find("\"id\":\"") + 6, 18) : std::string();
+  };
+  std::string sf_account = create("Account", fmt::format(R"({{"Name":"{} parent"}})", name));
+  std::string sf_deal = create("Opportunity", fmt::format(R"({{"Name":"{} child","StageName":"Prospecting",)"
+                                                          R"("CloseDate":"2027-01-31","AccountId":"{}"}})",
+                                                          name, sf_account));
+  ASSERT_FALSE(sf_account.empty() || sf_deal.empty());
+  // Versions (SystemModstamp) from now on: the engine also records the versions it reads back.
+  auto event = [&](const std::string& id, const std::string& object, const std::string& op, const std::string& sf_id,
+                   int second, const std::string& fields) {
+    auto at = std::chrono::floor<seconds>(std::chrono::system_clock::now()) + seconds(second);
+    return fmt::format(
+        R"({{"schema":1,"event_id":"{0}-{1}","source":"salesforce","object":"{2}","op":"{3}",)"
+        R"("ids":{{"prm":null,"salesforce":"{4}","dynamics":null}},"source_version":"{5:%Y-%m-%dT%H:%M:%S}.000+0000",)"
+        R"("occurred_at":"{5:%Y-%m-%dT%H:%M:%S}Z","actor":{{"kind":"internal_user","id":"005x","partner_org":null}},)"
+        R"("fields":{6},"changed":[],"sharing":{{"owner":{{"partner_org":null,"user":null}},"grants":[],"record_type":""}}}})",
+        name, id, object, op, sf_id, at, fields);
+  };
+  connectors::kafka::KafkaSettings kafka;
+  kafka.brokers = {testing::require_service_env("CRMSYNC_KAFKA_BROKERS")};
+  auto producer = connectors::kafka::KafkaProducer::create(kafka, logging.logger("producer"));
+  ASSERT_TRUE(producer.ok());
+  std::string topic = name + ".changes.salesforce";
+  auto produce = [&](const std::string& key, const std::string& value) {
+    return producer.value()->produce_and_wait(topic, key, value, seconds(30)).ok();
+  };
+  ASSERT_TRUE(produce("account:sf:" + sf_account,
+                      event("account", "account", "upsert", sf_account, 1, fmt::format(R"({{"Name":"{} parent"}})", name))));
+  ASSERT_TRUE(produce("deal:sf:" + sf_deal,
+                      event("deal", "deal", "upsert", sf_deal, 2,
+                            fmt::format(R"({{"Name":"{} child","StageName":"Prospecting","CloseDate":"2027-01-31",)"
+                                        R"("AccountId":"{}"}})",
+                                        name, sf_account))));
+
+  ASSERT_NO_FATAL_FAILURE(start(config));
+  std::string prm_account;
+  ASSERT_TRUE(eventually([&] {
+    prm_account = scalar("SELECT account_id::text FROM prm.deals WHERE name = $1", {name + " child"});
+    return !prm_account.empty();
+  })) << crmsync->output();
+
+  // The account's delete first: parked (journaled once, with what it waits for), nothing dead-lettered.
+  ASSERT_TRUE(produce("account:sf:" + sf_account, event("account-delete", "account", "delete", sf_account, 60, "{}")));
+  // (Dataverse's capture of the account's delete, which the engine wrote there, may be parked too.)
+  ASSERT_TRUE(eventually([&] { return journal_count("parked") >= 1; })) << crmsync->output();
+  EXPECT_EQ(state_scalar("SELECT string_agg(DISTINCT waiting_for, ',') FROM " + name + ".parked_events"),
+            "deals-of:" + prm_account);
+  EXPECT_EQ(scalar("SELECT count(*) FROM prm.accounts WHERE id = $1::uuid", {prm_account}), "1");
+  EXPECT_EQ(journal_count("dead_lettered"), 0);
+
+  // Its deal's delete: then the account goes too (the parked-events sweep), and nothing waits.
+  ASSERT_TRUE(produce("deal:sf:" + sf_deal, event("deal-delete", "deal", "delete", sf_deal, 61, "{}")));
+  ASSERT_TRUE(eventually([&] { return scalar("SELECT count(*) FROM prm.accounts WHERE id = $1::uuid", {prm_account}) == "0"; }))
+      << crmsync->output();
+  EXPECT_EQ(scalar("SELECT count(*) FROM prm.deals WHERE name = $1", {name + " child"}), "0");
+  EXPECT_TRUE(eventually([&] { return state_scalar("SELECT count(*) FROM " + name + ".parked_events") == "0"; }));
+  EXPECT_EQ(state_scalar("SELECT count(*) - count(DISTINCT event_id) FROM " + name + ".journal WHERE kind = 'parked'"), "0")
+      << "a sweep that found the account still referenced journaled it again";
+  EXPECT_EQ(journal_count("dead_lettered"), 0);
+  EXPECT_EQ(state_scalar("SELECT deleted::text FROM " + name + ".sync_records WHERE object = 'account' AND record_id = $1",
+                         {prm_account}),
+            "true");
   stop();
 }
 
