@@ -36,6 +36,9 @@ BUILD_ONLY_PACKAGES = {"build-essential", "gcc", "g++", "clang", "cmake", "ninja
                        "git", "ccache", "binutils"}
 # In every Debian slim image (essential or required by apt): need not be installed explicitly.
 BASE_PACKAGES = {"libc6", "libgcc-s1"}
+# The sanitizers' runtimes (libasan8, libubsan1, …), linked only by the sanitized build
+# (deploy/dev/test --sanitize runs this check on that binary too); the image is built without them.
+SANITIZER_RUNTIME = re.compile(r"^lib(asan|ubsan|lsan|tsan)\d+$")
 SECRET_LOOKING = re.compile(r"(\.key|\.pem|\.p12|\.pfx|\.crt|\.env|master[-_]?key|passw|credential|secret|id_rsa|"
                             r"\.kube|\.git$|\.work)", re.IGNORECASE)
 # Paths the context must never carry, and paths it must (beside every COPY source).
@@ -194,6 +197,7 @@ def check_dockerignore(files: Files, copy_sources: list[str]) -> list[str]:
 
 def make_check(binary: Path):
     linked_packages, link_problems = needed_packages(binary)
+    linked_packages = {p for p in linked_packages if not SANITIZER_RUNTIME.match(p)}
 
     def check(files: Files) -> list[str]:
         problems = list(link_problems)
