@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -61,6 +62,10 @@ EmulatorProcess::EmulatorProcess(const std::string& api,
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
   pid_ = fork();
   if (pid_ == 0) {
+    // Dies with the test process (fixtures are built on the main thread) even when that one ends
+    // without its destructors (a sanitizer's abort, a crash, ctest's timeout): an orphaned
+    // emulator kept ctest's output pipe open and the run waiting.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     close(out[1]);

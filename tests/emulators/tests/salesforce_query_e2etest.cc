@@ -288,7 +288,8 @@ TEST_F(SalesforceQuery, CompositeResolvesReferencesAndRollsBackOnAllOrNone) {
     {"method":"GET","url":"/services/data/v59.0/query?q=SELECT+Id+FROM+Account+WHERE+Name='Parent'","referenceId":"q"}]})";
   Answer a = sf_.sf("POST", "/composite", body);
   ASSERT_EQ(a.status, 200) << a.body;
-  auto r = parse(a.body)["compositeResponse"].GetArray();
+  auto answer = parse(a.body);  // kept: `r` points into it (found by AddressSanitizer)
+  auto r = answer["compositeResponse"].GetArray();
   EXPECT_EQ(r[0]["httpStatusCode"].GetInt(), 201);
   EXPECT_EQ(str(r[0]["referenceId"]), "acc");
   std::string account = str(r[0]["body"]["id"]);
@@ -302,7 +303,8 @@ TEST_F(SalesforceQuery, CompositeResolvesReferencesAndRollsBackOnAllOrNone) {
     {"method":"POST","url":"/services/data/v59.0/sobjects/Account","referenceId":"a1","body":{"Name":"Rolled back"}},
     {"method":"POST","url":"/services/data/v59.0/sobjects/Account","referenceId":"a2","body":{"Phone":"no name"}},
     {"method":"POST","url":"/services/data/v59.0/sobjects/Account","referenceId":"a3","body":{"Name":"Never"}}]})";
-  auto f = parse(sf_.sf("POST", "/composite", failing).body)["compositeResponse"].GetArray();
+  auto failed_answer = parse(sf_.sf("POST", "/composite", failing).body);
+  auto f = failed_answer["compositeResponse"].GetArray();
   EXPECT_EQ(f[0]["httpStatusCode"].GetInt(), 400);
   EXPECT_EQ(str(f[0]["body"][0]["errorCode"]), "PROCESSING_HALTED");
   EXPECT_EQ(str(f[1]["body"][0]["errorCode"]), "REQUIRED_FIELD_MISSING");
@@ -317,7 +319,8 @@ TEST_F(SalesforceQuery, CompositeResolvesReferencesAndRollsBackOnAllOrNone) {
     {"method":"POST","url":"/services/data/v59.0/sobjects/Account","referenceId":"bad","body":{"Phone":"x"}},
     {"method":"PATCH","url":"/services/data/v59.0/sobjects/Account/@{bad.id}","referenceId":"dep","body":{"Phone":"y"}},
     {"method":"POST","url":"/services/data/v59.0/sobjects/Account","referenceId":"ok","body":{"Name":"Independent"}}]})";
-  auto p = parse(sf_.sf("POST", "/composite", partial).body)["compositeResponse"].GetArray();
+  auto partial_answer = parse(sf_.sf("POST", "/composite", partial).body);
+  auto p = partial_answer["compositeResponse"].GetArray();
   EXPECT_EQ(str(p[1]["body"][0]["errorCode"]), "PROCESSING_HALTED");
   EXPECT_EQ(p[2]["httpStatusCode"].GetInt(), 201);
 
