@@ -58,10 +58,10 @@ mapping::Result<std::vector<std::string>> record_wave(state::SyncRecordStore& st
                                                                 : "reference not mapped yet";
       auto parked = store.park(event.event_id, event.object, item.reason, why, item.pending->json);
       if (!parked) return parked.error();
-      // The sides a parked delete was written to already (the others go when it is re-applied).
-      std::vector<std::string> written;
-      for (Side side : item.written) written.push_back(json_text(side_name(side)));
       if (parked.value()) {
+        // The sides a parked delete was written to already (the others go when it is re-applied).
+        std::vector<std::string> written;
+        for (Side side : item.written) written.push_back(json_text(side_name(side)));
         journal("parked", "", fmt::format(R"({{"waiting_for":{},"written":[{}]}})", json_text(item.reason),
                                           fmt::join(written, ",")));
       } else {

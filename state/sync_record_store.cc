@@ -262,8 +262,9 @@ mapping::Status SyncRecordStore::hold_delete(const std::string& event_id, mappin
 }
 
 mapping::Result<std::vector<std::string>> resolvable_parked_events(StateDatabase& db, std::size_t limit) {
-  // waiting_for is "account:<side>:<id on that side>" (ids contain no ':'), or "retry:<dead letter
-  // id>" for an operator's retry of a dead letter (state/dead_letter_decisions.h): resolvable at once.
+  // waiting_for is "account:<side>:<id on that side>" (ids contain no ':'); "deals-of:<canonical
+  // account id>" (deals in base JSON name their account canonically); or "retry:<dead letter id>"
+  // for an operator's retry of a dead letter (state/dead_letter_decisions.h): resolvable at once.
   auto rows = db.execute(fmt::format(
       "SELECT p.event FROM {0}.parked_events p WHERE p.waiting_for LIKE 'retry:%' "
       "OR (p.waiting_for LIKE 'account:%' AND EXISTS (SELECT 1 FROM {0}.sync_records r "
